@@ -1,0 +1,58 @@
+package bencode
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	zeebo "github.com/zeebo/bencode"
+)
+
+// FuzzParse checks that Parse never panics, that what strict mode accepts
+// survives validate → decode → encode unchanged, and that canonicalising
+// what lenient mode accepts yields strict-valid bencode.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"i0e", "i-1e", "4:spam", "le", "de", "d1:ai1e1:bl1:xee", "d1:bi03e1:ai-0ee", "l" + "i9223372036854775807e" + "e"} {
+		f.Add([]byte(s))
+	}
+	seeds, _ := filepath.Glob(filepath.Join("..", "metainfo", "testdata", "corpus", "*.torrent"))
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, _, err := Parse(data, Options{})
+		if err == nil {
+			if !bytes.Equal(v.Raw(), data) {
+				t.Fatalf("strict raw %q != input %q", v.Raw(), data)
+			}
+			if c := AppendCanonical(nil, v); !bytes.Equal(c, data) {
+				t.Fatalf("strict input not reproduced: %q -> %q", data, c)
+			}
+			var generic any
+			if err := zeebo.DecodeBytes(data, &generic); err != nil {
+				t.Fatalf("validated input rejected by mapping: %v", err)
+			}
+			enc, err := Marshal(generic)
+			if err != nil {
+				t.Fatalf("re-encode: %v", err)
+			}
+			if !bytes.Equal(enc, data) {
+				t.Fatalf("round trip %q -> %q", data, enc)
+			}
+		}
+		lv, _, err := Parse(data, Options{Lenient: true})
+		if err != nil {
+			return
+		}
+		c := AppendCanonical(nil, lv)
+		if _, _, err := Parse(c, Options{}); err != nil {
+			t.Fatalf("canonical form of %q is invalid: %q: %v", data, c, err)
+		}
+		if len(c) > len(data) {
+			t.Fatalf("canonical form grew from %d to %d bytes", len(data), len(c))
+		}
+	})
+}

@@ -1,0 +1,340 @@
+// Package bencode validates, reads and writes bencoded data.
+//
+// Untrusted input goes through Parse first: a single pass that checks the
+// syntax against explicit limits (nesting depth, string lengths never beyond
+// the bytes left, integers that fit int64) and, in strict mode, the canonical
+// form (no leading zeros, no -0, sorted unique dictionary keys, exactly one
+// top-level value). Parse returns a Value: a zero-copy view into the input,
+// so the exact bytes of any value (the info dictionary of a torrent, say) are
+// available as they were received.
+package bencode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Every error returned by Parse is an *Error that wraps one of them.
+var (
+	ErrTruncated    = errors.New("bencode: unexpected end of data")
+	ErrInvalidByte  = errors.New("bencode: invalid byte")
+	ErrLeadingZero  = errors.New("bencode: leading zero")
+	ErrNegativeZero = errors.New("bencode: negative zero")
+	ErrIntRange     = errors.New("bencode: integer out of int64 range")
+	ErrStringLength = errors.New("bencode: string longer than the data left")
+	ErrKeyNotString = errors.New("bencode: dictionary key is not a string")
+	ErrUnsortedKeys = errors.New("bencode: dictionary keys not sorted")
+	ErrDuplicateKey = errors.New("bencode: duplicate dictionary key")
+	ErrTooDeep      = errors.New("bencode: nesting too deep")
+	ErrTrailing     = errors.New("bencode: trailing data after the value")
+	ErrEmpty        = errors.New("bencode: no data")
+)
+
+// Error locates a problem in the input: its byte offset and the key path of
+// the value it belongs to (for example info.files[3].length).
+type Error struct {
+	Offset int
+	Path   string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := strings.TrimPrefix(e.Err.Error(), "bencode: ")
+	if e.Path == "" {
+		return fmt.Sprintf("bencode: at byte %d: %s", e.Offset, msg)
+	}
+	return fmt.Sprintf("bencode: %s at byte %d: %s", e.Path, e.Offset, msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// DefaultMaxDepth is the nesting limit used when Options.MaxDepth is zero.
+const DefaultMaxDepth = 100
+
+// maxWarnings bounds how many non-fatal findings lenient parsing records.
+const maxWarnings = 64
+
+// Options control Parse.
+type Options struct {
+	// Lenient accepts what real clients accept — unsorted or duplicate keys,
+	// leading zeros, -0, trailing bytes after the value — and reports each as
+	// a warning instead of an error.
+	Lenient bool
+	// MaxDepth limits nesting of lists and dictionaries (DefaultMaxDepth when 0).
+	MaxDepth int
+}
+
+// Parse validates data as exactly one bencoded value and returns a view of it.
+// In lenient mode the second result lists the departures from canonical form
+// that were accepted. Parse never panics and allocates nothing in proportion
+// to lengths claimed by the input.
+func Parse(data []byte, opt Options) (Value, []*Error, error) {
+	if opt.MaxDepth <= 0 {
+		opt.MaxDepth = DefaultMaxDepth
+	}
+	s := scanner{data: data, opt: opt}
+	if len(data) == 0 {
+		return Value{}, nil, &Error{Offset: 0, Err: ErrEmpty}
+	}
+	end, err := s.value(0, 0)
+	if err != nil {
+		return Value{}, s.warnings, err
+	}
+	if end != len(data) {
+		if err := s.soft(end, ErrTrailing); err != nil {
+			return Value{}, s.warnings, err
+		}
+	}
+	return Value{data: data[:end:end], off: 0, end: end}, s.warnings, nil
+}
+
+// IsCanonical reports whether data is exactly one value in canonical form.
+func IsCanonical(data []byte) bool {
+	_, _, err := Parse(data, Options{})
+	return err == nil
+}
+
+type pathElem struct {
+	key   []byte
+	index int // -1 for a dictionary key
+}
+
+type scanner struct {
+	data     []byte
+	opt      Options
+	path     []pathElem
+	warnings []*Error
+}
+
+func (s *scanner) fail(off int, err error) *Error {
+	return &Error{Offset: off, Path: formatPath(s.path), Err: err}
+}
+
+// soft reports a departure from canonical form: an error in strict mode, a
+// warning in lenient mode.
+func (s *scanner) soft(off int, err error) error {
+	e := s.fail(off, err)
+	if !s.opt.Lenient {
+		return e
+	}
+	if len(s.warnings) < maxWarnings {
+		s.warnings = append(s.warnings, e)
+	}
+	return nil
+}
+
+// value checks the value starting at off and returns the offset just past it.
+func (s *scanner) value(off, depth int) (int, error) {
+	if off >= len(s.data) {
+		return off, s.fail(off, ErrTruncated)
+	}
+	switch c := s.data[off]; {
+	case c == 'i':
+		return s.integer(off)
+	case c >= '0' && c <= '9':
+		_, end, err := s.str(off)
+		return end, err
+	case c == 'l':
+		if depth >= s.opt.MaxDepth {
+			return off, s.fail(off, ErrTooDeep)
+		}
+		off++
+		for i := 0; ; i++ {
+			if off >= len(s.data) {
+				return off, s.fail(off, ErrTruncated)
+			}
+			if s.data[off] == 'e' {
+				return off + 1, nil
+			}
+			s.path = append(s.path, pathElem{index: i})
+			end, err := s.value(off, depth+1)
+			s.path = s.path[:len(s.path)-1]
+			if err != nil {
+				return end, err
+			}
+			off = end
+		}
+	case c == 'd':
+		if depth >= s.opt.MaxDepth {
+			return off, s.fail(off, ErrTooDeep)
+		}
+		return s.dict(off+1, depth)
+	default:
+		return off, s.fail(off, fmt.Errorf("%w %s", ErrInvalidByte, quoteByte(c)))
+	}
+}
+
+func (s *scanner) dict(off, depth int) (int, error) {
+	var prev []byte
+	first := true
+	for {
+		if off >= len(s.data) {
+			return off, s.fail(off, ErrTruncated)
+		}
+		if s.data[off] == 'e' {
+			return off + 1, nil
+		}
+		c := s.data[off]
+		if c < '0' || c > '9' {
+			return off, s.fail(off, ErrKeyNotString)
+		}
+		key, end, err := s.str(off)
+		if err != nil {
+			return end, err
+		}
+		if !first {
+			switch cmp := bytes.Compare(prev, key); {
+			case cmp == 0:
+				if err := s.soft(off, fmt.Errorf("%w %q", ErrDuplicateKey, key)); err != nil {
+					return off, err
+				}
+			case cmp > 0:
+				if err := s.soft(off, fmt.Errorf("%w: %q after %q", ErrUnsortedKeys, key, prev)); err != nil {
+					return off, err
+				}
+			}
+		}
+		first, prev = false, key
+		s.path = append(s.path, pathElem{key: key, index: -1})
+		end, err = s.value(end, depth+1)
+		s.path = s.path[:len(s.path)-1]
+		if err != nil {
+			return end, err
+		}
+		off = end
+	}
+}
+
+// integer checks i<digits>e at off.
+func (s *scanner) integer(off int) (int, error) {
+	i := off + 1
+	neg := false
+	if i < len(s.data) && s.data[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for i < len(s.data) && s.data[i] >= '0' && s.data[i] <= '9' {
+		i++
+	}
+	if i >= len(s.data) {
+		return i, s.fail(i, ErrTruncated)
+	}
+	if s.data[i] != 'e' {
+		return i, s.fail(i, fmt.Errorf("%w %s in integer", ErrInvalidByte, quoteByte(s.data[i])))
+	}
+	digits := s.data[start:i]
+	if len(digits) == 0 {
+		return i, s.fail(off, fmt.Errorf("%w: integer without digits", ErrInvalidByte))
+	}
+	if _, ok := parseInt(s.data[off+1 : i]); !ok {
+		return i, s.fail(off, ErrIntRange)
+	}
+	if len(digits) > 1 && digits[0] == '0' {
+		if err := s.soft(off, ErrLeadingZero); err != nil {
+			return i, err
+		}
+	} else if neg && digits[0] == '0' {
+		if err := s.soft(off, ErrNegativeZero); err != nil {
+			return i, err
+		}
+	}
+	return i + 1, nil
+}
+
+// str checks <len>:<bytes> at off and returns the bytes.
+func (s *scanner) str(off int) ([]byte, int, error) {
+	i := off
+	n := 0
+	for i < len(s.data) && s.data[i] >= '0' && s.data[i] <= '9' {
+		// The length can never exceed the input size, so stop as soon as it does.
+		n = n*10 + int(s.data[i]-'0')
+		if n > len(s.data) {
+			return nil, i, s.fail(off, ErrStringLength)
+		}
+		i++
+	}
+	if i >= len(s.data) {
+		return nil, i, s.fail(i, ErrTruncated)
+	}
+	if s.data[i] != ':' {
+		return nil, i, s.fail(i, fmt.Errorf("%w %s in string length", ErrInvalidByte, quoteByte(s.data[i])))
+	}
+	if i-off > 1 && s.data[off] == '0' {
+		if err := s.soft(off, ErrLeadingZero); err != nil {
+			return nil, i, err
+		}
+	}
+	i++
+	if n > len(s.data)-i {
+		return nil, i, s.fail(off, ErrStringLength)
+	}
+	return s.data[i : i+n], i + n, nil
+}
+
+// parseInt parses an optionally negative decimal without allocation.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	// Accumulate as a negative number: its range is one larger.
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if v < (math.MinInt64+d)/10 {
+			return 0, false
+		}
+		v = v*10 - d
+	}
+	if !neg {
+		if v == math.MinInt64 {
+			return 0, false
+		}
+		v = -v
+	}
+	return v, true
+}
+
+func quoteByte(c byte) string {
+	return strconv.QuoteRune(rune(c)) + fmt.Sprintf(" (0x%02x)", c)
+}
+
+func formatPath(p []pathElem) string {
+	var b strings.Builder
+	for _, e := range p {
+		if e.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", e.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(formatKey(e.key))
+	}
+	return b.String()
+}
+
+// formatKey renders a dictionary key for a path: plain when it is a simple
+// name, quoted otherwise.
+func formatKey(k []byte) string {
+	if len(k) == 0 {
+		return `""`
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == ' ') {
+			return strconv.Quote(string(k))
+		}
+	}
+	return string(k)
+}
