@@ -1,0 +1,22 @@
+package metainfo
+
+// Magnet returns the magnet link of a torrent: its info-hash (both when it
+// is a hybrid), name, size, trackers and web seeds.
+func (t *Torrent) Magnet() *Magnet {
+	m := &Magnet{
+		InfoHash: t.InfoHash, HasV1: !t.V2Only(),
+		InfoHashV2: t.InfoHashV2, HasV2: t.HasV2,
+		Name: t.Info.Name, Length: t.Info.TotalLength,
+		WebSeeds: t.URLList,
+	}
+	seen := map[string]bool{}
+	for _, tier := range t.Trackers() {
+		for _, u := range tier {
+			if !seen[u] {
+				seen[u] = true
+				m.Trackers = append(m.Trackers, u)
+			}
+		}
+	}
+	return m
+}

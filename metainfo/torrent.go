@@ -1,0 +1,638 @@
+// Package metainfo reads, checks and builds BitTorrent metainfo (.torrent
+// files) and magnet links. It is the only gate for file paths: every path it
+// hands out has passed CheckPath.
+package metainfo
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"tt/bencode"
+)
+
+// Sentinel errors for the ways a torrent can be unusable.
+var (
+	ErrNotTorrent    = errors.New("metainfo: not a torrent")
+	ErrMissingField  = errors.New("metainfo: missing field")
+	ErrInvalidField  = errors.New("metainfo: invalid field")
+	ErrNoFiles       = errors.New("metainfo: no files")
+	ErrPieces        = errors.New("metainfo: invalid pieces")
+	ErrDuplicatePath = errors.New("metainfo: duplicate file path")
+	ErrTooLarge      = errors.New("metainfo: torrent file too large")
+	ErrV2Only        = errors.New("metainfo: v2-only torrent (no v1 piece hashes)")
+)
+
+// MaxTorrentSize bounds how much of a .torrent file is read.
+const MaxTorrentSize = 64 << 20
+
+// FieldError names the field a problem was found in and where it is.
+type FieldError struct {
+	Field  string
+	Offset int
+	Err    error // a sentinel of this package
+	Detail string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("metainfo: %s at byte %d: %s", e.Field, e.Offset, e.Detail)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Torrent is a parsed .torrent file.
+type Torrent struct {
+	Raw        []byte   // the whole file
+	InfoRaw    []byte   // the exact bytes of the info dictionary
+	InfoHash   [20]byte // SHA-1 of InfoRaw
+	InfoHashV2 [32]byte // SHA-256 of InfoRaw, when HasV2
+	HasV2      bool     // meta version 2 (a v2 or hybrid torrent)
+
+	Announce        string
+	AnnounceList    [][]string // BEP 12 tiers
+	URLList         []string   // BEP 19 web seeds
+	Comment         string
+	CreatedBy       string
+	CreationDate    int64
+	HasCreationDate bool
+	Encoding        string
+	Nodes           []string // BEP 5 DHT nodes, host:port
+
+	Info Info
+
+	// Findings lists what lenient parsing accepted or repaired, and what
+	// Lint adds. Empty after a strict parse.
+	Findings []Finding
+}
+
+// Info is the info dictionary.
+type Info struct {
+	Name        string
+	PieceLength int64
+	Pieces      []byte // concatenated 20-byte SHA-1 hashes (empty for v2-only)
+	Private     bool
+	Source      string
+	MultiFile   bool
+	MetaVersion int64
+	Files       []File
+	TotalLength int64
+}
+
+// File is one file of the torrent, in torrent order.
+type File struct {
+	// Path is relative to the content root: for a single-file torrent it is
+	// just the name; for a multi-file torrent, the path inside the directory
+	// called Name. It has passed CheckPath.
+	Path    []string
+	Length  int64
+	Offset  int64  // where the file starts in the concatenated content
+	Attr    string // BEP 47 attributes (p pad, x executable, h hidden, l symlink)
+	Pad     bool
+	Symlink []string // BEP 47 symlink target, when Attr has 'l'
+}
+
+// InfoHashHex is the v1 info-hash in lower-case hex.
+func (t *Torrent) InfoHashHex() string { return hex.EncodeToString(t.InfoHash[:]) }
+
+// NumPieces is the number of v1 pieces.
+func (t *Torrent) NumPieces() int { return len(t.Info.Pieces) / sha1.Size }
+
+// PieceHash returns the expected SHA-1 of piece i.
+func (t *Torrent) PieceHash(i int) []byte { return t.Info.Pieces[i*20 : i*20+20] }
+
+// PieceLen returns the length of piece i; the last piece may be shorter.
+func (t *Torrent) PieceLen(i int) int64 {
+	start := int64(i) * t.Info.PieceLength
+	return min(t.Info.PieceLength, t.Info.TotalLength-start)
+}
+
+// V2Only reports whether the torrent has no v1 piece hashes at all.
+func (t *Torrent) V2Only() bool { return t.HasV2 && len(t.Info.Pieces) == 0 && t.Info.TotalLength > 0 }
+
+// Trackers returns the announce URLs by tier: the announce-list when present
+// (BEP 12), otherwise the single announce URL.
+func (t *Torrent) Trackers() [][]string {
+	if len(t.AnnounceList) > 0 {
+		return t.AnnounceList
+	}
+	if t.Announce != "" {
+		return [][]string{{t.Announce}}
+	}
+	return nil
+}
+
+// Options control Parse.
+type Options struct {
+	// Lenient loads what mature clients load — non-canonical bencode, unsafe
+	// paths (sanitized), extra hashes — recording each as a Finding.
+	Lenient bool
+}
+
+// Load reads and parses a .torrent file; "-" reads standard input via r.
+func Load(path string, stdin io.Reader, opt Options) (*Torrent, error) {
+	var r io.Reader
+	if path == "-" {
+		r = stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxTorrentSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxTorrentSize {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxTorrentSize)
+	}
+	return Parse(data, opt)
+}
+
+// Parse parses a .torrent file held in data; the Torrent keeps data.
+func Parse(data []byte, opt Options) (*Torrent, error) {
+	root, warns, err := bencode.Parse(data, bencode.Options{Lenient: opt.Lenient})
+	if err != nil {
+		return nil, err
+	}
+	p := parser{lenient: opt.Lenient, t: &Torrent{Raw: data}}
+	for _, w := range warns {
+		p.t.Findings = append(p.t.Findings, bencodeFinding(w))
+	}
+	if root.Kind() != bencode.Dict {
+		return nil, fmt.Errorf("%w: top level is a %s, not a dictionary", ErrNotTorrent, root.Kind())
+	}
+	if err := p.parse(root); err != nil {
+		return nil, err
+	}
+	return p.t, nil
+}
+
+type parser struct {
+	lenient bool
+	t       *Torrent
+}
+
+func (p *parser) errf(field string, v bencode.Value, sentinel error, format string, args ...any) error {
+	return &FieldError{Field: field, Offset: v.Offset(), Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// soft is a problem that strict parsing refuses and lenient parsing records.
+func (p *parser) soft(id string, sev Severity, field string, v bencode.Value, sentinel error, format string, args ...any) error {
+	err := p.errf(field, v, sentinel, format, args...)
+	if !p.lenient {
+		return err
+	}
+	p.t.Findings = append(p.t.Findings, Finding{ID: id, Severity: sev, Field: field, Message: err.(*FieldError).Detail})
+	return nil
+}
+
+// str reads an optional string field; a value of another type is refused
+// strictly and ignored leniently.
+func (p *parser) str(d bencode.Value, key, field string) (string, error) {
+	v, ok := d.Get(key)
+	if !ok {
+		return "", nil
+	}
+	s, ok := v.Str()
+	if !ok {
+		return "", p.soft("wrong-type", SevWarning, field, v, ErrInvalidField, "%s is a %s, not a string", key, v.Kind())
+	}
+	return s, nil
+}
+
+func (p *parser) parse(root bencode.Value) error {
+	t := p.t
+	infoV, ok := root.Get("info")
+	if !ok {
+		return &FieldError{Field: "info", Offset: 0, Err: ErrMissingField, Detail: "no info dictionary"}
+	}
+	if infoV.Kind() != bencode.Dict {
+		return p.errf("info", infoV, ErrInvalidField, "info is a %s, not a dictionary", infoV.Kind())
+	}
+	t.InfoRaw = infoV.Raw()
+	t.InfoHash = sha1.Sum(t.InfoRaw)
+	if !p.lenient || bencode.IsCanonical(t.InfoRaw) {
+		// Strict parsing already refused non-canonical input.
+	} else {
+		t.Findings = append(t.Findings, Finding{ID: "info-not-canonical", Severity: SevWarning, Field: "info",
+			Message: "info dictionary is not canonical bencode; other tools that re-encode it compute another info-hash"})
+	}
+
+	var err error
+	if t.Announce, err = p.str(root, "announce", "announce"); err != nil {
+		return err
+	}
+	if err := p.announceList(root); err != nil {
+		return err
+	}
+	if err := p.urlList(root); err != nil {
+		return err
+	}
+	if t.Comment, err = p.str(root, "comment", "comment"); err != nil {
+		return err
+	}
+	if t.CreatedBy, err = p.str(root, "created by", "created by"); err != nil {
+		return err
+	}
+	if t.Encoding, err = p.str(root, "encoding", "encoding"); err != nil {
+		return err
+	}
+	if v, ok := root.Get("creation date"); ok {
+		n, isInt := v.Int()
+		if !isInt {
+			if err := p.soft("wrong-type", SevWarning, "creation date", v, ErrInvalidField, "creation date is a %s, not an integer", v.Kind()); err != nil {
+				return err
+			}
+		} else {
+			t.CreationDate, t.HasCreationDate = n, true
+		}
+	}
+	p.nodes(root)
+	return p.info(infoV)
+}
+
+func (p *parser) announceList(root bencode.Value) error {
+	v, ok := root.Get("announce-list")
+	if !ok {
+		return nil
+	}
+	if v.Kind() != bencode.List {
+		return p.soft("wrong-type", SevWarning, "announce-list", v, ErrInvalidField, "announce-list is a %s, not a list of lists", v.Kind())
+	}
+	for i, tierV := range v.List() {
+		field := fmt.Sprintf("announce-list[%d]", i)
+		if tierV.Kind() != bencode.List {
+			if err := p.soft("wrong-type", SevWarning, field, tierV, ErrInvalidField, "tier is a %s, not a list", tierV.Kind()); err != nil {
+				return err
+			}
+			continue
+		}
+		var tier []string
+		for j, u := range tierV.List() {
+			s, ok := u.Str()
+			if !ok {
+				if err := p.soft("wrong-type", SevWarning, fmt.Sprintf("%s[%d]", field, j), u, ErrInvalidField, "tracker is a %s, not a string", u.Kind()); err != nil {
+					return err
+				}
+				continue
+			}
+			if s = strings.TrimSpace(s); s != "" {
+				tier = append(tier, s)
+			}
+		}
+		if len(tier) > 0 {
+			p.t.AnnounceList = append(p.t.AnnounceList, tier)
+		}
+	}
+	return nil
+}
+
+func (p *parser) urlList(root bencode.Value) error {
+	v, ok := root.Get("url-list")
+	if !ok {
+		return nil
+	}
+	if s, ok := v.Str(); ok {
+		if s = strings.TrimSpace(s); s != "" {
+			p.t.URLList = append(p.t.URLList, s)
+		}
+		return nil
+	}
+	if v.Kind() != bencode.List {
+		return p.soft("wrong-type", SevWarning, "url-list", v, ErrInvalidField, "url-list is a %s, not a string or list", v.Kind())
+	}
+	for i, u := range v.List() {
+		s, ok := u.Str()
+		if !ok {
+			if err := p.soft("wrong-type", SevWarning, fmt.Sprintf("url-list[%d]", i), u, ErrInvalidField, "web seed is a %s, not a string", u.Kind()); err != nil {
+				return err
+			}
+			continue
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			p.t.URLList = append(p.t.URLList, s)
+		}
+	}
+	return nil
+}
+
+// nodes reads BEP 5 "nodes": a list of [host, port] pairs. Malformed entries
+// are skipped: the field is a hint, never a reason to refuse a torrent.
+func (p *parser) nodes(root bencode.Value) {
+	v, ok := root.Get("nodes")
+	if !ok {
+		return
+	}
+	for _, n := range v.List() {
+		var host string
+		var port int64
+		for j, e := range n.List() {
+			switch j {
+			case 0:
+				host, _ = e.Str()
+			case 1:
+				port, _ = e.Int()
+			}
+		}
+		if host != "" && port > 0 && port < 65536 {
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			p.t.Nodes = append(p.t.Nodes, fmt.Sprintf("%s:%d", host, port))
+		}
+	}
+}
+
+func (p *parser) info(d bencode.Value) error {
+	t, in := p.t, &p.t.Info
+	// name (and name.utf-8, which is preferred when it is valid UTF-8)
+	nameV, ok := d.Get("name")
+	if !ok {
+		return p.errf("info.name", d, ErrMissingField, "no name")
+	}
+	name, ok := nameV.Str()
+	if !ok {
+		return p.errf("info.name", nameV, ErrInvalidField, "name is a %s, not a string", nameV.Kind())
+	}
+	if u, ok := d.Get("name.utf-8"); ok {
+		if s, ok := u.Str(); ok && utf8.ValidString(s) && s != "" {
+			name = s
+		}
+	}
+	if err := CheckComponent(name); err != nil {
+		if err := p.soft("insecure-path", SevError, "info.name", nameV, ErrInsecurePath, "name %q: %v", name, stripPrefix(err)); err != nil {
+			return err
+		}
+		name = sanitizePath([]string{name})[0]
+	}
+	in.Name = name
+
+	plV, ok := d.Get("piece length")
+	if !ok {
+		return p.errf("info.piece length", d, ErrMissingField, "no piece length")
+	}
+	if in.PieceLength, ok = plV.Int(); !ok || in.PieceLength <= 0 {
+		return p.errf("info.piece length", plV, ErrInvalidField, "piece length must be a positive integer")
+	}
+	if v, ok := d.Get("private"); ok {
+		n, _ := v.Int()
+		in.Private = n == 1
+	}
+	var err error
+	if in.Source, err = p.str(d, "source", "info.source"); err != nil {
+		return err
+	}
+	if v, ok := d.Get("meta version"); ok {
+		in.MetaVersion, _ = v.Int()
+		if in.MetaVersion == 2 {
+			t.HasV2 = true
+			t.InfoHashV2 = sha256.Sum256(t.InfoRaw)
+		}
+	}
+
+	lengthV, hasLength := d.Get("length")
+	filesV, hasFiles := d.Get("files")
+	switch {
+	case hasLength && hasFiles:
+		if err := p.soft("length-and-files", SevError, "info", d, ErrInvalidField, "both length and files present"); err != nil {
+			return err
+		}
+		fallthrough
+	case hasFiles:
+		if err := p.files(filesV); err != nil {
+			return err
+		}
+	case hasLength:
+		n, ok := lengthV.Int()
+		if !ok || n < 0 {
+			return p.errf("info.length", lengthV, ErrInvalidField, "length must be a non-negative integer")
+		}
+		in.Files = []File{{Path: []string{in.Name}, Length: n}}
+		in.TotalLength = n
+	default:
+		tree, ok := d.Get("file tree")
+		if !ok || !t.HasV2 {
+			return p.errf("info", d, ErrNoFiles, "neither length nor files")
+		}
+		if err := p.fileTree(tree); err != nil {
+			return err
+		}
+	}
+	if len(in.Files) == 0 {
+		return p.errf("info", d, ErrNoFiles, "empty file list")
+	}
+	if in.TotalLength == 0 {
+		return p.errf("info", d, ErrNoFiles, "total length is 0")
+	}
+	if err := p.uniquePaths(d); err != nil {
+		return err
+	}
+	return p.pieces(d)
+}
+
+func (p *parser) pieces(d bencode.Value) error {
+	t, in := p.t, &p.t.Info
+	piecesV, ok := d.Get("pieces")
+	if !ok {
+		if t.HasV2 {
+			return nil // v2-only: piece hashes live in the piece layers
+		}
+		return p.errf("info.pieces", d, ErrMissingField, "no pieces")
+	}
+	pieces, ok := piecesV.Bytes()
+	if !ok {
+		return p.errf("info.pieces", piecesV, ErrPieces, "pieces is a %s, not a string", piecesV.Kind())
+	}
+	if len(pieces)%sha1.Size != 0 {
+		return p.errf("info.pieces", piecesV, ErrPieces, "length %d is not a multiple of 20", len(pieces))
+	}
+	want := (in.TotalLength + in.PieceLength - 1) / in.PieceLength
+	got := int64(len(pieces) / sha1.Size)
+	if got < want {
+		return p.errf("info.pieces", piecesV, ErrPieces, "%d piece hashes for %d pieces", got, want)
+	}
+	if got > want {
+		if err := p.soft("piece-count", SevError, "info.pieces", piecesV, ErrPieces, "%d piece hashes for %d pieces", got, want); err != nil {
+			return err
+		}
+		pieces = pieces[:want*sha1.Size]
+	}
+	in.Pieces = pieces
+	return nil
+}
+
+func (p *parser) files(v bencode.Value) error {
+	in := &p.t.Info
+	in.MultiFile = true
+	if v.Kind() != bencode.List {
+		return p.errf("info.files", v, ErrInvalidField, "files is a %s, not a list", v.Kind())
+	}
+	for i, fv := range v.List() {
+		field := fmt.Sprintf("info.files[%d]", i)
+		if fv.Kind() != bencode.Dict {
+			return p.errf(field, fv, ErrInvalidField, "file entry is a %s, not a dictionary", fv.Kind())
+		}
+		attr, _ := p.str(fv, "attr", field+".attr")
+		var n int64
+		lv, ok := fv.Get("length")
+		if ok {
+			if n, ok = lv.Int(); !ok || n < 0 {
+				return p.errf(field+".length", lv, ErrInvalidField, "length must be a non-negative integer")
+			}
+		} else if !strings.Contains(attr, "l") {
+			// Only a symlink may leave out its length (it has none).
+			return p.errf(field+".length", fv, ErrMissingField, "no length")
+		}
+		pv, ok := fv.Get("path.utf-8")
+		if !ok || !validUTF8List(pv) {
+			pv, ok = fv.Get("path")
+		}
+		var path []string
+		switch {
+		case !ok && strings.Contains(attr, "p"):
+			path = []string{".pad", fmt.Sprint(n)}
+		case !ok:
+			return p.errf(field+".path", fv, ErrMissingField, "no path")
+		case pv.Kind() != bencode.List:
+			return p.errf(field+".path", pv, ErrInvalidField, "path is a %s, not a list", pv.Kind())
+		}
+		for j, c := range pv.List() {
+			s, ok := c.Str()
+			if !ok {
+				return p.errf(fmt.Sprintf("%s.path[%d]", field, j), c, ErrInvalidField, "path component is a %s, not a string", c.Kind())
+			}
+			path = append(path, s)
+		}
+		f := File{Path: path, Length: n, Attr: attr, Pad: strings.Contains(attr, "p")}
+		if strings.Contains(attr, "l") {
+			if sv, ok := fv.Get("symlink path"); ok {
+				for _, c := range sv.List() {
+					s, _ := c.Str()
+					f.Symlink = append(f.Symlink, s)
+				}
+			}
+		}
+		if err := p.addFile(field+".path", pv, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileTree reads a v2 "file tree" (used only when a torrent has no v1 file list).
+func (p *parser) fileTree(tree bencode.Value) error {
+	p.t.Info.MultiFile = true
+	var walk func(node bencode.Value, prefix []string) error
+	walk = func(node bencode.Value, prefix []string) error {
+		if node.Kind() != bencode.Dict {
+			return p.errf("info.file tree", node, ErrInvalidField, "node is a %s, not a dictionary", node.Kind())
+		}
+		for k, child := range node.Dict() {
+			name, _ := k.Str()
+			if name == "" {
+				n, ok := func() (int64, bool) {
+					lv, ok := child.Get("length")
+					if !ok {
+						return 0, false
+					}
+					return lv.Int()
+				}()
+				if !ok || n < 0 {
+					return p.errf("info.file tree", child, ErrInvalidField, "file length must be a non-negative integer")
+				}
+				attr, _ := p.str(child, "attr", "info.file tree.attr")
+				return p.addFile("info.file tree", child, File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
+			}
+			if err := walk(child, append(prefix, name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(tree, nil)
+}
+
+// addFile checks a file's path and appends it to the file list.
+func (p *parser) addFile(field string, v bencode.Value, f File) error {
+	in := &p.t.Info
+	if err := CheckPath(f.Path); err != nil {
+		if err := p.soft("insecure-path", SevError, field, v, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
+			return err
+		}
+		f.Path = sanitizePath(f.Path)
+	}
+	if f.Length > math.MaxInt64-in.TotalLength {
+		return p.errf(field, v, ErrInvalidField, "total length overflows")
+	}
+	f.Offset = in.TotalLength
+	in.TotalLength += f.Length
+	in.Files = append(in.Files, f)
+	return nil
+}
+
+func validUTF8List(v bencode.Value) bool {
+	if v.Kind() != bencode.List {
+		return false
+	}
+	for _, c := range v.List() {
+		b, ok := c.Bytes()
+		if !ok || !utf8.Valid(b) {
+			return false
+		}
+	}
+	return true
+}
+
+func stripPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), "metainfo: ")
+}
+
+// uniquePaths refuses (strict) or renames (lenient) files whose paths clash:
+// the same path twice, or a file where another file needs a directory.
+func (p *parser) uniquePaths(d bencode.Value) error {
+	files := p.t.Info.Files
+	taken := make(map[string]bool, len(files))
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for i := 1; i < len(f.Path); i++ {
+			dirs[strings.Join(f.Path[:i], "/")] = true
+		}
+	}
+	for i := range files {
+		f := &files[i]
+		if f.Pad {
+			continue
+		}
+		key := strings.Join(f.Path, "/")
+		if !taken[key] && !dirs[key] {
+			taken[key] = true
+			continue
+		}
+		field := fmt.Sprintf("info.files[%d].path", i)
+		if err := p.soft("duplicate-path", SevError, field, d, ErrDuplicatePath, "%q is used by another file or directory", key); err != nil {
+			return err
+		}
+		last := len(f.Path) - 1
+		base := f.Path[last]
+		for n := 1; taken[key] || dirs[key]; n++ {
+			f.Path[last] = fmt.Sprintf("%s.%d", base, n)
+			key = strings.Join(f.Path, "/")
+		}
+		taken[key] = true
+	}
+	return nil
+}
+
+// Virtual reports whether a file has no bytes on disk of its own for tt to
+// read or write: a BEP 47 pad file (zeros) or a symlink entry.
+func (f *File) Virtual() bool { return f.Pad || strings.Contains(f.Attr, "l") }
