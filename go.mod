@@ -38,4 +38,5 @@ require (
 	github.com/zeebo/bencode v1.0.0 // indirect
 	golang.org/x/sys v0.38.0 // indirect
 	golang.org/x/text v0.3.8 // indirect
+	golang.org/x/tools v0.26.0 // indirect
 )

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package app
+
+import "io"
+
+func isTerminal(w io.Writer) bool { return false }

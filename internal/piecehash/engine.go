@@ -1,0 +1,523 @@
+package piecehash
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	maxWorkers = 256
+	minChunk   = 64 << 10
+	bufBudget  = 16 << 20 // all worker buffers together
+)
+
+// Tuning knobs; variables so that benchmarks can compare settings.
+var (
+	readChunk     = 1 << 20         // per-worker read buffer
+	prefetchAhead = int64(64 << 20) // advised bytes beyond the units in flight
+	prefetchStep  = int64(4 << 20)  // bytes per advice call
+	usePrefetch   = true
+)
+
+// testHookRead, if set, is called after each successful read of a file.
+var testHookRead func(file int, fileOff int64, n int)
+
+// statInfo is what the initial pass learned about a file.
+type statInfo struct {
+	err     error
+	size    int64
+	mtime   time.Time
+	regular bool
+	avail   int64 // bytes that can be read at the recorded offsets (Verify)
+}
+
+// engine runs one Hash or Verify call.
+type engine struct {
+	l       *layout
+	verify  bool
+	workers int
+	chunk   int
+
+	expected []byte       // Verify: expected digests
+	out      []byte       // Hash: digests
+	states   []PieceState // Verify: per piece
+	sched    []int32      // pieces to process in ascending order; nil means all
+	count    int          // number of pieces to process
+	per      int          // pieces per unit of work
+	units    int
+
+	info []statInfo
+
+	next    atomic.Int64 // next unit
+	stop    atomic.Bool
+	ctxDone <-chan struct{}
+	done atomic.Int64 // content bytes processed (including skipped pieces)
+	read atomic.Int64 // bytes read from disk
+
+	wake   chan struct{}
+	wakeAt atomic.Int64
+
+	errMu sync.Mutex
+	err   error
+
+	repMu   sync.Mutex
+	reports []FileReport
+}
+
+func (e *engine) pieceAt(k int) int {
+	if e.sched == nil {
+		return k
+	}
+	return int(e.sched[k])
+}
+
+// schedBytes returns the content bytes of the scheduled pieces.
+func (e *engine) schedBytes() int64 {
+	if e.sched == nil {
+		return e.l.total
+	}
+	var t int64
+	for _, p := range e.sched {
+		s, end := e.l.piece(int(p))
+		t += end - s
+	}
+	return t
+}
+
+// stopped reports whether the workers should give up: the context was
+// cancelled or, when hashing, an error occurred.
+func (e *engine) stopped() bool {
+	if e.stop.Load() {
+		return true
+	}
+	select {
+	case <-e.ctxDone:
+		e.stop.Store(true)
+		return true
+	default:
+		return false
+	}
+}
+
+func (e *engine) fail(err error) {
+	e.errMu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.errMu.Unlock()
+	e.stop.Store(true)
+}
+
+func (e *engine) addDone(n int64) {
+	if d := e.done.Add(n); d >= e.wakeAt.Load() {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run processes every scheduled piece. It returns the first fatal error, or
+// ctx.Err() if ctx was cancelled.
+func (e *engine) run(ctx context.Context, progress func(int64)) error {
+	e.count = e.l.n
+	if e.sched != nil {
+		e.count = len(e.sched)
+	}
+	e.chunk = readChunk
+	if c := bufBudget / max(e.workers, 1); c < e.chunk {
+		e.chunk = max(c, minChunk) &^ 4095
+	}
+	if t := e.schedBytes(); t < int64(e.chunk) {
+		e.chunk = int(max(t, 1))
+	}
+	e.per = max(1, int(int64(e.chunk)/e.l.pieceLen))
+	e.units = (e.count + e.per - 1) / e.per
+	e.workers = max(1, min(e.workers, e.units))
+	e.wake = make(chan struct{}, 1)
+	e.wakeAt.Store(math.MaxInt64)
+
+	e.ctxDone = ctx.Done()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	var prog *progressTicker
+	if progress != nil {
+		prog = startProgress(progress, &e.done)
+	}
+
+	var pwg sync.WaitGroup
+	quit := make(chan struct{})
+	if usePrefetch && havePrefetch && e.units > 0 {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			e.prefetch(quit)
+		}()
+	}
+
+	var wg sync.WaitGroup
+	for range e.workers {
+		if e.units == 0 {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{e: e, buf: make([]byte, e.chunk), h: sha1.New(), fi: -1}
+			w.loop()
+		}()
+	}
+	wg.Wait()
+	close(quit)
+	pwg.Wait()
+
+	err := ctx.Err()
+	if err == nil {
+		e.errMu.Lock()
+		err = e.err
+		e.errMu.Unlock()
+	}
+	if prog != nil {
+		prog.stop(err == nil)
+	}
+	return err
+}
+
+// progressTicker reports a counter to a callback at a bounded rate.
+type progressTicker struct {
+	fn    func(int64)
+	ctr   *atomic.Int64
+	quit  chan struct{}
+	ended chan struct{}
+	last  int64
+}
+
+const progressEvery = 50 * time.Millisecond
+
+func startProgress(fn func(int64), ctr *atomic.Int64) *progressTicker {
+	p := &progressTicker{fn: fn, ctr: ctr, quit: make(chan struct{}), ended: make(chan struct{}), last: -1}
+	go func() {
+		defer close(p.ended)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.quit:
+				return
+			case <-t.C:
+				if v := p.ctr.Load(); v != p.last {
+					p.last = v
+					p.fn(v)
+				}
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the ticker; with final set it reports the final value if it was
+// not reported yet.
+func (p *progressTicker) stop(final bool) {
+	close(p.quit)
+	<-p.ended
+	if v := p.ctr.Load(); final && v != p.last {
+		p.last = v
+		p.fn(v)
+	}
+}
+
+// worker owns a read buffer and a SHA-1 state, and the file it last read.
+type worker struct {
+	e   *engine
+	buf []byte
+	h   hash.Hash
+	sum [sha1.Size]byte
+
+	fi int // index of the open file, -1 if none
+	f  *os.File
+}
+
+func (w *worker) loop() {
+	e := w.e
+	defer w.closeFile()
+	for !e.stopped() {
+		u := int(e.next.Add(1) - 1)
+		if u >= e.units {
+			return
+		}
+		lo, hi := u*e.per, min(u*e.per+e.per, e.count)
+		for lo < hi && !e.stopped() {
+			r := lo + 1
+			for r < hi && e.pieceAt(r) == e.pieceAt(r-1)+1 {
+				r++
+			}
+			w.pieces(e.pieceAt(lo), e.pieceAt(r-1))
+			lo = r
+		}
+	}
+}
+
+// pieces hashes consecutive pieces first..last.
+func (w *worker) pieces(first, last int) {
+	e, l := w.e, w.e.l
+	start, _ := l.piece(first)
+	_, end := l.piece(last)
+	p := first
+	pEnd := min(start+l.pieceLen, l.total)
+	w.h.Reset()
+	for pos := start; pos < end; {
+		if e.stopped() {
+			return
+		}
+		n := min(int64(len(w.buf)), end-pos)
+		b := w.buf[:n]
+		if !w.fill(b, pos, first, last) && !e.verify {
+			return
+		}
+		for off := int64(0); off < n; {
+			k := min(n-off, pEnd-(pos+off))
+			w.h.Write(b[off : off+k])
+			off += k
+			if pos+off == pEnd {
+				w.finish(p)
+				p++
+				pEnd = min(pEnd+l.pieceLen, l.total)
+				w.h.Reset()
+			}
+		}
+		pos += n
+		e.addDone(n)
+	}
+}
+
+// finish records the digest of piece p from the current hash state.
+func (w *worker) finish(p int) {
+	e := w.e
+	if !e.verify {
+		w.h.Sum(e.out[p*sha1.Size : p*sha1.Size])
+		return
+	}
+	if e.states[p] == PieceMissing {
+		return
+	}
+	sum := w.h.Sum(w.sum[:0])
+	if bytes.Equal(sum, e.expected[p*sha1.Size:(p+1)*sha1.Size]) {
+		e.states[p] = PieceOK
+	} else {
+		e.states[p] = PieceCorrupt
+	}
+}
+
+// fill reads content range [pos, pos+len(b)) into b. When hashing, a failure
+// stops the run and fill returns false. When verifying, unreadable parts are
+// zeroed, the pieces overlapping them (all within first..last) are marked
+// missing, and fill returns false.
+func (w *worker) fill(b []byte, pos int64, first, last int) bool {
+	e, l := w.e, w.e.l
+	ok := true
+	l.forSpans(pos, pos+int64(len(b)), func(i int, fileOff, off, n int64) bool {
+		dst := b[off-pos : off-pos+n]
+		if l.files[i].Pad {
+			clear(dst)
+			return true
+		}
+		err := w.readFile(i, dst, fileOff)
+		if err == nil {
+			return true
+		}
+		ok = false
+		if !e.verify {
+			e.fail(err)
+			return false
+		}
+		clear(dst)
+		e.fileError(i, err)
+		a, z := l.pieceRange(off, off+n)
+		for q := max(a, first); q <= min(z, last); q++ {
+			e.states[q] = PieceMissing
+		}
+		return true
+	})
+	return ok
+}
+
+func (w *worker) readFile(i int, dst []byte, fileOff int64) error {
+	e := w.e
+	f, err := w.open(i)
+	if err != nil {
+		return err
+	}
+	n, err := f.ReadAt(dst, fileOff)
+	e.read.Add(int64(n))
+	if n == len(dst) {
+		if testHookRead != nil {
+			testHookRead(i, fileOff, n)
+		}
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w: shorter than %d bytes", e.l.files[i].Path, ErrFileChanged, fileOff+int64(len(dst)))
+	}
+	return err
+}
+
+// open returns file i, keeping at most one file open per worker.
+func (w *worker) open(i int) (*os.File, error) {
+	if w.fi == i {
+		return w.f, nil
+	}
+	w.closeFile()
+	e := w.e
+	path := e.l.files[i].Path
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if !e.verify {
+		if err := e.checkUnchanged(i, f); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	adviseSequential(f)
+	w.f, w.fi = f, i
+	return f, nil
+}
+
+func (w *worker) closeFile() {
+	if w.f == nil {
+		return
+	}
+	if !w.e.verify {
+		if err := w.e.checkUnchanged(w.fi, w.f); err != nil {
+			w.e.fail(err)
+		}
+	}
+	w.f.Close()
+	w.f, w.fi = nil, -1
+}
+
+// checkUnchanged compares an open file with what the initial pass saw.
+func (e *engine) checkUnchanged(i int, f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	want := e.l.files[i].Length
+	path := e.l.files[i].Path
+	if st.Size() != want {
+		return fmt.Errorf("%s: %w: size is now %d, expected %d", path, ErrFileChanged, st.Size(), want)
+	}
+	if !st.ModTime().Equal(e.info[i].mtime) {
+		return fmt.Errorf("%s: %w: modified at %s", path, ErrFileChanged, st.ModTime().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// fileError records a read failure of file i during Verify.
+func (e *engine) fileError(i int, err error) {
+	e.repMu.Lock()
+	defer e.repMu.Unlock()
+	r := &e.reports[i]
+	if r.State == FileUnreadable || r.State == FileMissing {
+		return
+	}
+	if errors.Is(err, ErrFileChanged) {
+		if r.State == FileWrongSize {
+			return
+		}
+		r.State, r.Err = FileWrongSize, err
+		if st, serr := os.Stat(e.l.files[i].Path); serr == nil {
+			r.Size = st.Size()
+		}
+		return
+	}
+	r.State, r.Err = FileUnreadable, err
+}
+
+// prefetch advises the kernel about the data the workers will read next,
+// in schedule order, staying a bounded distance ahead of them.
+func (e *engine) prefetch(quit <-chan struct{}) {
+	l := e.l
+	limit := prefetchAhead + int64(e.workers*e.per)*l.pieceLen
+	var pf prefetchFile
+	defer pf.close()
+	var issued int64
+	for k := 0; k < e.count; {
+		r := k + 1
+		for r < e.count && e.pieceAt(r) == e.pieceAt(r-1)+1 {
+			r++
+		}
+		start, _ := l.piece(e.pieceAt(k))
+		_, end := l.piece(e.pieceAt(r - 1))
+		k = r
+		for pos := start; pos < end; {
+			// Wait until the workers are close enough.
+			for issued-e.done.Load() > limit {
+				e.wakeAt.Store(issued - limit + prefetchStep)
+				if issued-e.done.Load() <= limit {
+					break
+				}
+				select {
+				case <-quit:
+					return
+				case <-e.wake:
+				}
+			}
+			e.wakeAt.Store(math.MaxInt64)
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			n := min(prefetchStep, end-pos)
+			l.forSpans(pos, pos+n, func(i int, fileOff, _, n int64) bool {
+				if !l.files[i].Pad {
+					pf.advise(i, l.files[i].Path, fileOff, n)
+				}
+				return true
+			})
+			pos += n
+			issued += n
+		}
+	}
+}
+
+// prefetchFile is the descriptor the prefetcher advises through.
+type prefetchFile struct {
+	i   int
+	set bool
+	f   *os.File // nil if file i could not be opened
+}
+
+func (p *prefetchFile) advise(i int, path string, off, n int64) {
+	if !p.set || p.i != i {
+		p.close()
+		p.i, p.set = i, true
+		if f, err := os.Open(path); err == nil {
+			p.f = f
+		}
+	}
+	if p.f != nil {
+		adviseWillNeed(p.f, off, n)
+	}
+}
+
+func (p *prefetchFile) close() {
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+}

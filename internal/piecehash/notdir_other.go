@@ -1,0 +1,5 @@
+//go:build !unix
+
+package piecehash
+
+func isNotDir(error) bool { return false }

@@ -1,0 +1,193 @@
+// Package piecehash computes and checks BitTorrent v1 piece hashes.
+//
+// The content of a torrent is the concatenation of its files (BEP 47 pad
+// files contribute zero bytes and are never read). It is cut into pieces of
+// pieceLen bytes, the last one possibly shorter, and each piece is identified
+// by its SHA-1. Hash computes those digests; Verify and VerifyPieces check
+// data on disk against expected digests.
+//
+// # Work distribution
+//
+// Work is handed out in content order through an atomic counter. A unit of
+// work is one piece, or a run of consecutive pieces when pieces are smaller
+// than the read buffer, so that tiny pieces do not cost one system call each.
+// The worker that takes a unit owns it entirely: it reads the bytes and feeds
+// them to its own SHA-1 state chunk by chunk, so a 64 MiB piece never needs a
+// 64 MiB buffer. With two workers the two read positions are always adjacent,
+// which keeps access to the disk nearly sequential.
+//
+// # Read strategy
+//
+// Each worker reads with pread(2) into one reused buffer of up to 1 MiB (the
+// size is reduced when many workers are requested, so that all buffers
+// together stay under 16 MiB). Files are opened by the worker that needs them
+// and kept open while consecutive units stay in the same file.
+//
+// On Linux a separate prefetch goroutine walks the same schedule ahead of the
+// workers and issues posix_fadvise(POSIX_FADV_WILLNEED) in 4 MiB steps, up to
+// 64 MiB plus the size of the units in flight ahead of the hashing frontier;
+// many small files are opened, advised and closed one after another so that
+// their reads are queued while earlier files are hashed. Worker descriptors
+// get POSIX_FADV_SEQUENTIAL. On a warm cache the advice costs about 5 ms of
+// one core per GiB.
+//
+// Windowed mmap was measured as well (2 GiB file in the page cache, 2 cores,
+// AMD EPYC with SHA-NI in a VM with shadow page tables, where crypto/sha1
+// alone reaches 1.72 GB/s per core and 3.56 GB/s with two goroutines):
+//
+//	pread, 1 MiB reused buffer:           3.05-3.22 GB/s, steady
+//	pread, 256 KiB buffer:                3.03-3.16 GB/s
+//	pread, 64 KiB buffer:                 2.74-2.86 GB/s
+//	mmap 1 MiB windows:                   1.0-1.2 GB/s
+//	mmap 4-32 MiB windows:                1.6-3.37 GB/s, erratic
+//	mmap 4-32 MiB windows + MAP_POPULATE: 1.6-3.13 GB/s, erratic
+//	one mapping + MADV_DONTNEED behind:   2.7-2.9 GB/s
+//
+// Page faults and unmapping (with the TLB shootdown to the other core) are
+// expensive on this kind of machine, and they cost more than the copy that
+// pread makes into a buffer that stays in the L2 cache; pread was kept.
+// Hash of the same file through this package measured 3.1-3.2 GB/s warm,
+// against 2.75 GB/s for mktorrent -t 2. Peak RSS of a whole process hashing
+// 2 GiB with 64 MiB pieces stays around 10 MiB.
+package piecehash
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// File is one file of the torrent content, in torrent order.
+type File struct {
+	Path   string // OS path to read; ignored when Pad is true
+	Length int64  // length recorded in the torrent
+	Pad    bool   // BEP 47 pad file: contributes Length zero bytes, never read from disk
+}
+
+// Options tunes Hash and Verify.
+type Options struct {
+	// Workers is the number of hashing goroutines; 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// Progress, if set, is called with the number of content bytes processed
+	// so far. Values never decrease. It is called at most about 20 times a
+	// second, never concurrently with itself, from any goroutine; the last
+	// call, made before Hash or Verify returns successfully, reports the total.
+	Progress func(done int64)
+}
+
+// Errors a caller may test for with errors.Is.
+var (
+	// ErrPieceLength reports a piece length that is zero or negative.
+	ErrPieceLength = errors.New("piecehash: piece length must be positive")
+	// ErrFileLength reports a negative file length or a total that overflows.
+	ErrFileLength = errors.New("piecehash: invalid file length")
+	// ErrExpectedLength reports expected hashes that are not 20 bytes per piece.
+	ErrExpectedLength = errors.New("piecehash: expected hashes do not match the piece count")
+	// ErrPieceIndex reports a piece index out of range in VerifyPieces.
+	ErrPieceIndex = errors.New("piecehash: piece index out of range")
+	// ErrWrongSize reports a file whose size on disk is not its torrent length.
+	ErrWrongSize = errors.New("piecehash: file size differs from torrent length")
+	// ErrFileChanged reports a file that changed size or was modified while it was read.
+	ErrFileChanged = errors.New("piecehash: file changed while being read")
+	// ErrNotRegular reports a path that exists but is not a regular file.
+	ErrNotRegular = errors.New("piecehash: not a regular file")
+)
+
+// PieceState is the outcome of checking one piece.
+type PieceState uint8
+
+const (
+	// PieceUnchecked marks a piece VerifyPieces was not asked to check.
+	PieceUnchecked PieceState = iota
+	// PieceOK: the data matches the expected hash.
+	PieceOK
+	// PieceCorrupt: all bytes could be read but the hash differs.
+	PieceCorrupt
+	// PieceMissing: some bytes are not available (file absent, too short or unreadable).
+	PieceMissing
+)
+
+func (s PieceState) String() string {
+	switch s {
+	case PieceUnchecked:
+		return "unchecked"
+	case PieceOK:
+		return "ok"
+	case PieceCorrupt:
+		return "corrupt"
+	case PieceMissing:
+		return "missing"
+	}
+	return fmt.Sprintf("PieceState(%d)", uint8(s))
+}
+
+// FileState summarises one file after Verify.
+type FileState uint8
+
+const (
+	// FileOK: the file has the right size and every checked piece touching it is OK.
+	FileOK FileState = iota
+	// FileMissing: the file does not exist.
+	FileMissing
+	// FileWrongSize: the file exists with another size (bytes past the torrent length are ignored).
+	FileWrongSize
+	// FileUnreadable: the file cannot be opened or read (permissions, I/O error, not a regular file).
+	FileUnreadable
+	// FileCorrupt: the file has the right size but at least one piece touching it is corrupt or missing.
+	FileCorrupt
+)
+
+func (s FileState) String() string {
+	switch s {
+	case FileOK:
+		return "ok"
+	case FileMissing:
+		return "missing"
+	case FileWrongSize:
+		return "wrong-size"
+	case FileUnreadable:
+		return "unreadable"
+	case FileCorrupt:
+		return "corrupt"
+	}
+	return fmt.Sprintf("FileState(%d)", uint8(s))
+}
+
+// FileReport describes one file after Verify. Pad files are always FileOK
+// with Size equal to their length and no bad pieces.
+type FileReport struct {
+	Index     int       // index in the files argument
+	State     FileState // see FileState
+	Size      int64     // size on disk; -1 if absent or not a regular file
+	Err       error     // the error that made the file missing, unreadable or of the wrong size
+	BadPieces []int     // pieces touching this file that were checked and are not OK, ascending
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Pieces    []PieceState // one per piece
+	Files     []FileReport // one per file, in order
+	OKPieces  int          // pieces in state PieceOK
+	BytesRead int64        // bytes read from disk
+}
+
+// NumPieces returns the number of pieces of content of total bytes.
+// It returns 0 when total or pieceLen is not positive.
+func NumPieces(total, pieceLen int64) int {
+	if total <= 0 || pieceLen <= 0 {
+		return 0
+	}
+	n := total / pieceLen
+	if total%pieceLen != 0 {
+		n++
+	}
+	return int(n)
+}
+
+func (o Options) workers() int {
+	w := o.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	return min(w, maxWorkers)
+}
