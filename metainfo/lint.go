@@ -87,12 +87,12 @@ var windowsReserved = map[string]bool{
 // portability returns why a component cannot be created on Windows, or "".
 func portability(c string) string {
 	base, _, _ := strings.Cut(c, ".")
-	if windowsReserved[strings.ToUpper(strings.TrimRight(base, " "))] {
+	if base = strings.TrimRight(base, " "); (len(base) == 3 || len(base) == 4) && windowsReserved[strings.ToUpper(base)] {
 		return "reserved name on Windows"
 	}
-	for _, r := range c {
-		if r < 0x20 || strings.ContainsRune(`<>:"|?*`, r) {
-			return fmt.Sprintf("character %q not allowed on Windows", r)
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; b < 0x20 || b == '<' || b == '>' || b == ':' || b == '"' || b == '|' || b == '?' || b == '*' {
+			return fmt.Sprintf("character %q not allowed on Windows", rune(b))
 		}
 	}
 	if strings.HasSuffix(c, ".") || strings.HasSuffix(c, " ") {
@@ -126,27 +126,29 @@ func Lint(t *Torrent) []Finding {
 		add("invalid-utf8", SevWarning, "info.name", "name %q is not valid UTF-8", in.Name)
 	}
 
-	folded := map[string]int{}
+	folded := make(map[string]int, len(in.Files))
 	for i, f := range in.Files {
 		if f.Pad {
 			continue
 		}
-		field := fmt.Sprintf("info.files[%d].path", i)
-		if !in.MultiFile {
-			field = "info.name"
+		field := func() string {
+			if !in.MultiFile {
+				return "info.name"
+			}
+			return fmt.Sprintf("info.files[%d].path", i)
 		}
-		p := strings.Join(f.Path, "/")
+		p := t.FilePath(i)
 		for _, c := range f.Path {
 			if !utf8.ValidString(c) {
-				add("invalid-utf8", SevWarning, field, "%q is not valid UTF-8", p)
+				add("invalid-utf8", SevWarning, field(), "%q is not valid UTF-8", p)
 			}
 			if why := portability(c); why != "" {
-				add("non-portable-path", SevWarning, field, "%q: %s", p, why)
+				add("non-portable-path", SevWarning, field(), "%q: %s", p, why)
 			}
 		}
 		key := strings.ToLower(p)
-		if j, ok := folded[key]; ok && strings.Join(in.Files[j].Path, "/") != p {
-			add("case-collision", SevWarning, field, "%q and %q differ only in case", strings.Join(in.Files[j].Path, "/"), p)
+		if j, ok := folded[key]; ok && t.FilePath(j) != p {
+			add("case-collision", SevWarning, field(), "%q and %q differ only in case", t.FilePath(j), p)
 		}
 		folded[key] = i
 	}
@@ -175,4 +177,12 @@ func Lint(t *Torrent) []Finding {
 		seenWS[u] = true
 	}
 	return t.Findings
+}
+
+// FilePath is file i's path inside the content root, joined with "/".
+func (t *Torrent) FilePath(i int) string {
+	if i < len(t.paths) {
+		return t.paths[i]
+	}
+	return strings.Join(t.Info.Files[i].Path, "/")
 }

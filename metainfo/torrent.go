@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"tt/bencode"
 )
@@ -70,6 +71,8 @@ type Torrent struct {
 	// Findings lists what lenient parsing accepted or repaired, and what
 	// Lint adds. Empty after a strict parse.
 	Findings []Finding
+
+	paths []string // "/"-joined File paths, in file order
 }
 
 // Info is the info dictionary.
@@ -147,6 +150,15 @@ func Load(path string, stdin io.Reader, opt Options) (*Torrent, error) {
 		}
 		defer f.Close()
 		r = f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() <= MaxTorrentSize {
+			data := make([]byte, fi.Size())
+			if _, err := io.ReadFull(f, data); err == nil {
+				return Parse(data, opt)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxTorrentSize+1))
 	if err != nil {
@@ -158,7 +170,8 @@ func Load(path string, stdin io.Reader, opt Options) (*Torrent, error) {
 	return Parse(data, opt)
 }
 
-// Parse parses a .torrent file held in data; the Torrent keeps data.
+// Parse parses a .torrent file held in data. The Torrent keeps data, and
+// some of its strings share its memory: data must not be modified afterwards.
 func Parse(data []byte, opt Options) (*Torrent, error) {
 	root, warns, err := bencode.Parse(data, bencode.Options{Lenient: opt.Lenient})
 	if err != nil {
@@ -198,7 +211,7 @@ func (p *parser) soft(id string, sev Severity, field string, v bencode.Value, se
 
 // str reads an optional string field; a value of another type is refused
 // strictly and ignored leniently.
-func (p *parser) str(d bencode.Value, key, field string) (string, error) {
+func (p *parser) str(d getter, key, field string) (string, error) {
 	v, ok := d.Get(key)
 	if !ok {
 		return "", nil
@@ -210,8 +223,9 @@ func (p *parser) str(d bencode.Value, key, field string) (string, error) {
 	return s, nil
 }
 
-func (p *parser) parse(root bencode.Value) error {
+func (p *parser) parse(rootV bencode.Value) error {
 	t := p.t
+	root := indexDict(rootV)
 	infoV, ok := root.Get("info")
 	if !ok {
 		return &FieldError{Field: "info", Offset: 0, Err: ErrMissingField, Detail: "no info dictionary"}
@@ -261,7 +275,7 @@ func (p *parser) parse(root bencode.Value) error {
 	return p.info(infoV)
 }
 
-func (p *parser) announceList(root bencode.Value) error {
+func (p *parser) announceList(root dict) error {
 	v, ok := root.Get("announce-list")
 	if !ok {
 		return nil
@@ -297,7 +311,7 @@ func (p *parser) announceList(root bencode.Value) error {
 	return nil
 }
 
-func (p *parser) urlList(root bencode.Value) error {
+func (p *parser) urlList(root dict) error {
 	v, ok := root.Get("url-list")
 	if !ok {
 		return nil
@@ -328,7 +342,7 @@ func (p *parser) urlList(root bencode.Value) error {
 
 // nodes reads BEP 5 "nodes": a list of [host, port] pairs. Malformed entries
 // are skipped: the field is a hint, never a reason to refuse a torrent.
-func (p *parser) nodes(root bencode.Value) {
+func (p *parser) nodes(root dict) {
 	v, ok := root.Get("nodes")
 	if !ok {
 		return
@@ -353,12 +367,13 @@ func (p *parser) nodes(root bencode.Value) {
 	}
 }
 
-func (p *parser) info(d bencode.Value) error {
+func (p *parser) info(dv bencode.Value) error {
+	d := indexDict(dv)
 	t, in := p.t, &p.t.Info
 	// name (and name.utf-8, which is preferred when it is valid UTF-8)
 	nameV, ok := d.Get("name")
 	if !ok {
-		return p.errf("info.name", d, ErrMissingField, "no name")
+		return p.errf("info.name", d.Value, ErrMissingField, "no name")
 	}
 	name, ok := nameV.Str()
 	if !ok {
@@ -379,7 +394,7 @@ func (p *parser) info(d bencode.Value) error {
 
 	plV, ok := d.Get("piece length")
 	if !ok {
-		return p.errf("info.piece length", d, ErrMissingField, "no piece length")
+		return p.errf("info.piece length", d.Value, ErrMissingField, "no piece length")
 	}
 	if in.PieceLength, ok = plV.Int(); !ok || in.PieceLength <= 0 {
 		return p.errf("info.piece length", plV, ErrInvalidField, "piece length must be a positive integer")
@@ -404,7 +419,7 @@ func (p *parser) info(d bencode.Value) error {
 	filesV, hasFiles := d.Get("files")
 	switch {
 	case hasLength && hasFiles:
-		if err := p.soft("length-and-files", SevError, "info", d, ErrInvalidField, "both length and files present"); err != nil {
+		if err := p.soft("length-and-files", SevError, "info", d.Value, ErrInvalidField, "both length and files present"); err != nil {
 			return err
 		}
 		fallthrough
@@ -422,17 +437,17 @@ func (p *parser) info(d bencode.Value) error {
 	default:
 		tree, ok := d.Get("file tree")
 		if !ok || !t.HasV2 {
-			return p.errf("info", d, ErrNoFiles, "neither length nor files")
+			return p.errf("info", d.Value, ErrNoFiles, "neither length nor files")
 		}
 		if err := p.fileTree(tree); err != nil {
 			return err
 		}
 	}
 	if len(in.Files) == 0 {
-		return p.errf("info", d, ErrNoFiles, "empty file list")
+		return p.errf("info", d.Value, ErrNoFiles, "empty file list")
 	}
 	if in.TotalLength == 0 {
-		return p.errf("info", d, ErrNoFiles, "total length is 0")
+		return p.errf("info", d.Value, ErrNoFiles, "total length is 0")
 	}
 	if err := p.uniquePaths(d); err != nil {
 		return err
@@ -440,14 +455,14 @@ func (p *parser) info(d bencode.Value) error {
 	return p.pieces(d)
 }
 
-func (p *parser) pieces(d bencode.Value) error {
+func (p *parser) pieces(d dict) error {
 	t, in := p.t, &p.t.Info
 	piecesV, ok := d.Get("pieces")
 	if !ok {
 		if t.HasV2 {
 			return nil // v2-only: piece hashes live in the piece layers
 		}
-		return p.errf("info.pieces", d, ErrMissingField, "no pieces")
+		return p.errf("info.pieces", d.Value, ErrMissingField, "no pieces")
 	}
 	pieces, ok := piecesV.Bytes()
 	if !ok {
@@ -477,56 +492,91 @@ func (p *parser) files(v bencode.Value) error {
 	if v.Kind() != bencode.List {
 		return p.errf("info.files", v, ErrInvalidField, "files is a %s, not a list", v.Kind())
 	}
+	in.Files = make([]File, 0, v.Len())
 	for i, fv := range v.List() {
-		field := fmt.Sprintf("info.files[%d]", i)
+		// Field names are built only when something is wrong.
+		field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", i, sub) }
 		if fv.Kind() != bencode.Dict {
-			return p.errf(field, fv, ErrInvalidField, "file entry is a %s, not a dictionary", fv.Kind())
+			return p.errf(field(""), fv, ErrInvalidField, "file entry is a %s, not a dictionary", fv.Kind())
 		}
-		attr, _ := p.str(fv, "attr", field+".attr")
+		// One pass over the entries; the first of repeated keys wins, as in Get.
+		var lv, pv, pu, av, sv bencode.Value
+		for k, val := range fv.Dict() {
+			kb, _ := k.Bytes()
+			switch string(kb) {
+			case "length":
+				lv = pick(lv, val)
+			case "path":
+				pv = pick(pv, val)
+			case "path.utf-8":
+				pu = pick(pu, val)
+			case "attr":
+				av = pick(av, val)
+			case "symlink path":
+				sv = pick(sv, val)
+			}
+		}
+		var attr string
+		if av.Kind() != bencode.Invalid {
+			var ok bool
+			if attr, ok = av.Str(); !ok {
+				if err := p.soft("wrong-type", SevWarning, field(".attr"), av, ErrInvalidField, "attr is a %s, not a string", av.Kind()); err != nil {
+					return err
+				}
+			}
+		}
 		var n int64
-		lv, ok := fv.Get("length")
-		if ok {
+		if lv.Kind() != bencode.Invalid {
+			var ok bool
 			if n, ok = lv.Int(); !ok || n < 0 {
-				return p.errf(field+".length", lv, ErrInvalidField, "length must be a non-negative integer")
+				return p.errf(field(".length"), lv, ErrInvalidField, "length must be a non-negative integer")
 			}
 		} else if !strings.Contains(attr, "l") {
 			// Only a symlink may leave out its length (it has none).
-			return p.errf(field+".length", fv, ErrMissingField, "no length")
+			return p.errf(field(".length"), fv, ErrMissingField, "no length")
 		}
-		pv, ok := fv.Get("path.utf-8")
-		if !ok || !validUTF8List(pv) {
-			pv, ok = fv.Get("path")
+		if pu.Kind() != bencode.Invalid && validUTF8List(pu) {
+			pv = pu
 		}
 		var path []string
 		switch {
-		case !ok && strings.Contains(attr, "p"):
+		case pv.Kind() == bencode.Invalid && strings.Contains(attr, "p"):
 			path = []string{".pad", fmt.Sprint(n)}
-		case !ok:
-			return p.errf(field+".path", fv, ErrMissingField, "no path")
+		case pv.Kind() == bencode.Invalid:
+			return p.errf(field(".path"), fv, ErrMissingField, "no path")
 		case pv.Kind() != bencode.List:
-			return p.errf(field+".path", pv, ErrInvalidField, "path is a %s, not a list", pv.Kind())
+			return p.errf(field(".path"), pv, ErrInvalidField, "path is a %s, not a list", pv.Kind())
+		}
+		if path == nil {
+			path = make([]string, 0, pv.Len())
 		}
 		for j, c := range pv.List() {
-			s, ok := c.Str()
+			s, ok := viewStr(c)
 			if !ok {
-				return p.errf(fmt.Sprintf("%s.path[%d]", field, j), c, ErrInvalidField, "path component is a %s, not a string", c.Kind())
+				return p.errf(fmt.Sprintf("info.files[%d].path[%d]", i, j), c, ErrInvalidField, "path component is a %s, not a string", c.Kind())
 			}
 			path = append(path, s)
 		}
 		f := File{Path: path, Length: n, Attr: attr, Pad: strings.Contains(attr, "p")}
 		if strings.Contains(attr, "l") {
-			if sv, ok := fv.Get("symlink path"); ok {
-				for _, c := range sv.List() {
-					s, _ := c.Str()
-					f.Symlink = append(f.Symlink, s)
-				}
+			for _, c := range sv.List() {
+				s, _ := c.Str()
+				f.Symlink = append(f.Symlink, s)
 			}
 		}
-		if err := p.addFile(field+".path", pv, f); err != nil {
+		if err := p.addFile(field, pv, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pick keeps the first value seen for a key.
+func pick(have, v bencode.Value) bencode.Value {
+	if have.Kind() != bencode.Invalid {
+		return have
+	}
+	return v
 }
 
 // fileTree reads a v2 "file tree" (used only when a torrent has no v1 file list).
@@ -551,7 +601,7 @@ func (p *parser) fileTree(tree bencode.Value) error {
 					return p.errf("info.file tree", child, ErrInvalidField, "file length must be a non-negative integer")
 				}
 				attr, _ := p.str(child, "attr", "info.file tree.attr")
-				return p.addFile("info.file tree", child, File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
+				return p.addFile(func(string) string { return "info.file tree" }, child, File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
 			}
 			if err := walk(child, append(prefix, name)); err != nil {
 				return err
@@ -563,16 +613,16 @@ func (p *parser) fileTree(tree bencode.Value) error {
 }
 
 // addFile checks a file's path and appends it to the file list.
-func (p *parser) addFile(field string, v bencode.Value, f File) error {
+func (p *parser) addFile(field func(string) string, v bencode.Value, f File) error {
 	in := &p.t.Info
 	if err := CheckPath(f.Path); err != nil {
-		if err := p.soft("insecure-path", SevError, field, v, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
+		if err := p.soft("insecure-path", SevError, field(".path"), v, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
 			return err
 		}
 		f.Path = sanitizePath(f.Path)
 	}
 	if f.Length > math.MaxInt64-in.TotalLength {
-		return p.errf(field, v, ErrInvalidField, "total length overflows")
+		return p.errf(field(".length"), v, ErrInvalidField, "total length overflows")
 	}
 	f.Offset = in.TotalLength
 	in.TotalLength += f.Length
@@ -599,13 +649,22 @@ func stripPrefix(err error) string {
 
 // uniquePaths refuses (strict) or renames (lenient) files whose paths clash:
 // the same path twice, or a file where another file needs a directory.
-func (p *parser) uniquePaths(d bencode.Value) error {
+func (p *parser) uniquePaths(d dict) error {
 	files := p.t.Info.Files
+	keys := make([]string, len(files))
+	p.t.paths = keys
 	taken := make(map[string]bool, len(files))
-	dirs := map[string]bool{}
-	for _, f := range files {
-		for i := 1; i < len(f.Path); i++ {
-			dirs[strings.Join(f.Path[:i], "/")] = true
+	dirs := make(map[string]bool, len(files)/4+1)
+	for i, f := range files {
+		keys[i] = strings.Join(f.Path, "/")
+		// Every prefix ending before a '/' is a directory (substrings: no copies).
+		for k := keys[i]; ; {
+			slash := strings.LastIndexByte(k, '/')
+			if slash < 0 || dirs[k[:slash]] {
+				break
+			}
+			k = k[:slash]
+			dirs[k] = true
 		}
 	}
 	for i := range files {
@@ -613,13 +672,13 @@ func (p *parser) uniquePaths(d bencode.Value) error {
 		if f.Pad {
 			continue
 		}
-		key := strings.Join(f.Path, "/")
+		key := keys[i]
 		if !taken[key] && !dirs[key] {
 			taken[key] = true
 			continue
 		}
 		field := fmt.Sprintf("info.files[%d].path", i)
-		if err := p.soft("duplicate-path", SevError, field, d, ErrDuplicatePath, "%q is used by another file or directory", key); err != nil {
+		if err := p.soft("duplicate-path", SevError, field, d.Value, ErrDuplicatePath, "%q is used by another file or directory", key); err != nil {
 			return err
 		}
 		last := len(f.Path) - 1
@@ -628,6 +687,7 @@ func (p *parser) uniquePaths(d bencode.Value) error {
 			f.Path[last] = fmt.Sprintf("%s.%d", base, n)
 			key = strings.Join(f.Path, "/")
 		}
+		keys[i] = key
 		taken[key] = true
 	}
 	return nil
@@ -636,3 +696,42 @@ func (p *parser) uniquePaths(d bencode.Value) error {
 // Virtual reports whether a file has no bytes on disk of its own for tt to
 // read or write: a BEP 47 pad file (zeros) or a symlink entry.
 func (f *File) Virtual() bool { return f.Pad || strings.Contains(f.Attr, "l") }
+
+// getter is what field readers need: a dictionary lookup.
+type getter interface {
+	Get(key string) (bencode.Value, bool)
+}
+
+// dict is a dictionary indexed once, so that reading many keys of a large
+// info dictionary does not rescan its file list for each one.
+type dict struct {
+	bencode.Value
+	m map[string]bencode.Value
+}
+
+func indexDict(v bencode.Value) dict {
+	d := dict{Value: v, m: map[string]bencode.Value{}}
+	for k, val := range v.Dict() {
+		ks, _ := k.Str()
+		if _, dup := d.m[ks]; !dup { // the first of repeated keys wins, as in Value.Get
+			d.m[ks] = val
+		}
+	}
+	return d
+}
+
+// Get returns the value under key.
+func (d dict) Get(key string) (bencode.Value, bool) {
+	v, ok := d.m[key]
+	return v, ok
+}
+
+// viewStr returns a string's contents without copying them: the string
+// shares the parsed data, which the Torrent keeps unchanged.
+func viewStr(v bencode.Value) (string, bool) {
+	b, ok := v.Bytes()
+	if !ok || len(b) == 0 {
+		return "", ok
+	}
+	return unsafe.String(&b[0], len(b)), true
+}

@@ -121,7 +121,7 @@ func TestParseErrors(t *testing.T) {
 		{"path backslash", enc(t, info(m{"length": nil, "files": []any{m{"length": 1, "path": []any{`..\..\x`}}}})), ErrInsecurePath, `metainfo: info.files[0].path at byte 34: path "..\\..\\x": insecure file path: separator in "..\\..\\x"`},
 		{"duplicate path", enc(t, info(m{"length": nil, "files": []any{m{"length": 1, "path": []any{"a"}}, m{"length": 1, "path": []any{"a"}}}})), ErrDuplicatePath, `metainfo: info.files[1].path at byte 7: "a" is used by another file or directory`},
 		{"file vs dir", enc(t, info(m{"length": nil, "files": []any{m{"length": 1, "path": []any{"a"}}, m{"length": 1, "path": []any{"a", "b"}}}})), ErrDuplicatePath, `metainfo: info.files[0].path at byte 7: "a" is used by another file or directory`},
-		{"overflow", enc(t, info(m{"length": nil, "files": []any{m{"length": int64(1) << 62, "path": []any{"a"}}, m{"length": int64(1) << 62, "path": []any{"b"}}}})), ErrInvalidField, "metainfo: info.files[1].path at byte 94: total length overflows"},
+		{"overflow", enc(t, info(m{"length": nil, "files": []any{m{"length": int64(1) << 62, "path": []any{"a"}}, m{"length": int64(1) << 62, "path": []any{"b"}}}})), ErrInvalidField, "metainfo: info.files[1].length at byte 94: total length overflows"},
 	}
 	for _, tc := range tests {
 		_, err := Parse(tc.data, Options{})

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"context"
 	"errors"
 	"fmt"
@@ -91,5 +94,40 @@ func TestPrintable(t *testing.T) {
 	}
 	if got := printable("a\x1b[2Jb\xff"); got != `a\x1b[2Jb\xff` {
 		t.Fatal(got)
+	}
+}
+
+func TestWriteInspectJSON(t *testing.T) {
+	names := []string{"plain", "q\"uote", "back\\slash", "ctl\x01\x1f\x7f", "nl\n\t\r", "utf8 é ✓", "bad\xff\xfe", "sep\u2028\u2029", "<&>"}
+	r := &InspectResult{Schema: "tt.inspect/1", Kind: "torrent", Name: "n"}
+	for i, n := range names {
+		r.Files = append(r.Files, InspectFile{Path: n, Length: int64(i), Offset: int64(i * 10), Attr: map[bool]string{true: "x"}[i%2 == 0]})
+	}
+	fillEmpty(r)
+	var buf bytes.Buffer
+	if err := writeInspectJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var back InspectResult
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatalf("%v\n%s", err, buf.Bytes())
+	}
+	for i, f := range back.Files {
+		var want string
+		enc, _ := json.Marshal(names[i])
+		if err := json.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if f.Path != want || f.Length != int64(i) || f.Offset != int64(i*10) || f.Attr != r.Files[i].Attr {
+			t.Errorf("file %d: %+v, want path %q", i, f, want)
+		}
+	}
+	if back.Name != "n" || len(back.Files) != len(names) {
+		t.Fatalf("%+v", back)
+	}
+	buf.Reset()
+	r.Files = []InspectFile{}
+	if err := writeInspectJSON(&buf, r); err != nil || !json.Valid(buf.Bytes()) || !strings.Contains(buf.String(), `"files": []`) {
+		t.Fatalf("empty list: %v %s", err, buf.Bytes())
 	}
 }

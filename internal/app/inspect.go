@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -53,7 +54,7 @@ type InspectResult struct {
 	Nodes        []string           `json:"dht_nodes"`
 	Peers        []string           `json:"peers,omitempty"` // magnet x.pe
 	SelectOnly   []int              `json:"select_only,omitempty"`
-	Files        []InspectFile      `json:"files"`
+	Files        []InspectFile      `json:"files,omitempty"` // written last, one file per line
 	Findings     []metainfo.Finding `json:"findings"`
 }
 
@@ -78,8 +79,7 @@ func Inspect(ctx context.Context, env *Env, o InspectOptions) error {
 		res = torrentResult(t)
 	}
 	if o.JSON {
-		enc := newJSONEncoder(env.Stdout)
-		if err := enc.Encode(res); err != nil {
+		if err := writeInspectJSON(env.Stdout, res); err != nil {
 			return Exit(ExitIO, err)
 		}
 	} else {
@@ -115,7 +115,7 @@ func torrentResult(t *metainfo.Torrent) *InspectResult {
 	}
 	r.Files = make([]InspectFile, len(in.Files))
 	for i, f := range in.Files {
-		r.Files[i] = InspectFile{Path: strings.Join(f.Path, "/"), Length: f.Length, Offset: f.Offset, Attr: f.Attr}
+		r.Files[i] = InspectFile{Path: t.FilePath(i), Length: f.Length, Offset: f.Offset, Attr: f.Attr}
 	}
 	fillEmpty(r)
 	return r
@@ -279,4 +279,86 @@ func printable(s string) string {
 	}
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+// writeInspectJSON prints r with its file list written by hand: a torrent
+// may list 100,000 files, and generic indentation of those dominates.
+func writeInspectJSON(w io.Writer, r *InspectResult) error {
+	files := r.Files
+	head := *r
+	head.Files = nil
+	var buf bytes.Buffer
+	if err := newJSONEncoder(&buf).Encode(&head); err != nil {
+		return err
+	}
+	size := buf.Len() + 32
+	for _, f := range files {
+		size += len(f.Path) + len(f.Attr) + 80
+	}
+	b := make([]byte, 0, size)
+	b = append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
+	b = bytes.TrimRight(b[:len(b)-1], "\n") // drop the closing brace
+	b = append(b, `,
+  "files": [`...)
+	for i, f := range files {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    {\"path\": "...)
+		b = appendJSONString(b, f.Path)
+		b = append(b, ", \"length\": "...)
+		b = strconv.AppendInt(b, f.Length, 10)
+		b = append(b, ", \"offset\": "...)
+		b = strconv.AppendInt(b, f.Offset, 10)
+		if f.Attr != "" {
+			b = append(b, ", \"attr\": "...)
+			b = appendJSONString(b, f.Attr)
+		}
+		b = append(b, '}')
+	}
+	if len(files) > 0 {
+		b = append(b, "\n  "...)
+	}
+	b = append(b, "]\n}\n"...)
+	_, err := w.Write(b)
+	return err
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
