@@ -2,13 +2,13 @@ package app
 
 import (
 	"bytes"
-	"encoding/json"
-	"strings"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tt/metainfo"
