@@ -1,0 +1,841 @@
+// Package session runs one torrent: its event loop owns all of the
+// torrent's mutable state (peers, requests, choking, progress); connection
+// goroutines only frame and parse, and disk writes, hashing and tracker
+// announces run beside it and report back over channels.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tt/internal/choker"
+	"tt/internal/tracker"
+	"tt/metainfo"
+	"tt/peerwire"
+	"tt/picker"
+)
+
+// Errors Run ends with.
+var (
+	ErrStalled = errors.New("session: stalled: no data received")
+	ErrNoPeers = errors.New("session: no peers")
+	ErrDisk    = errors.New("session: disk error")
+)
+
+// Storage is where pieces live; internal/storage implements it.
+type Storage interface {
+	WriteBlock(piece int, begin int64, data []byte) error
+	ReadBlock(piece int, begin int64, buf []byte) (int, error)
+	HashPiece(piece int) ([20]byte, error)
+}
+
+// Config describes a session.
+type Config struct {
+	Torrent *metainfo.Torrent
+	Store   Storage
+	Have    []bool // pieces already verified on disk
+	PeerID  [20]byte
+	Port    uint16 // our listen port, announced to trackers and peers
+
+	Peers      []netip.AddrPort // manual peers, always dialled
+	NoTrackers bool
+	Tracker    *tracker.Client
+
+	Seed        bool // keep serving after the download completes
+	MaxPeers    int  // connections (default 50)
+	UploadRate  int64
+	DownRate    int64
+	Priorities  []picker.Priority // per file; nil means all normal
+	Sequential  bool
+	StallAfter  time.Duration              // give up when nothing arrives for this long (0: never)
+	Checkpoint  func(have picker.Bitfield) // called periodically and at the end with the verified pieces
+	Events      func(Event)                // called from the loop and the tracker goroutine: safe for concurrent use, never blocking
+	ClientName  string
+	HashWorkers int
+}
+
+// Session is one running torrent.
+type Session struct {
+	cfg       Config
+	t         *metainfo.Torrent
+	store     Storage
+	peerID    [20]byte
+	numPieces int
+	ctx       context.Context // ends when Run ends
+	cancel    context.CancelFunc
+	rng       *mrand.Rand
+
+	pick   *picker.Picker
+	peers  map[picker.PeerID]*peerState
+	nextID picker.PeerID
+	known  map[netip.AddrPort]*knownPeer
+	dials  int
+
+	connEvents chan connEvent
+	newConns   chan pendingConn
+	dialFailed chan netip.AddrPort
+	diskEvents chan diskEvent
+	found      chan foundPeers
+	diskJobs   chan diskJob
+	completed  chan struct{}
+	stats      chan Stats
+
+	upLimit, downLimit *bucket
+	down, up           rateMeter
+	wasted             int64
+	hashFails          int
+	round              int
+	optimistic         []choker.PeerID
+	lastData           time.Time
+	blockFrom          map[picker.Block]picker.PeerID // sender of each stored block of unverified pieces
+	gone               map[picker.PeerID]netip.AddrPort
+	suspectsMu         sync.Mutex
+	suspects           map[int]suspect
+	startedAt          time.Time
+	everConnected      bool
+	done               bool
+	fatal              error
+
+	// read by the tracker goroutine
+	uploaded, downloaded, left atomic.Int64
+}
+
+type pendingConn struct {
+	nc     net.Conn
+	hs     peerwire.Handshake
+	source string
+	addr   netip.AddrPort // dialled address, or zero for incoming
+}
+
+type knownPeer struct {
+	source    string
+	connected bool
+	dialing   bool
+	banned    bool
+	failures  int
+	nextTry   time.Time
+}
+
+type foundPeers struct {
+	peers  []netip.AddrPort
+	source string
+}
+
+type peerState struct {
+	c                           *conn
+	source                      string
+	client                      string
+	amChoking, amInterested     bool
+	peerChoking, peerInterested bool
+	fast, extended              bool
+	sawHaves                    bool // a bitfield, have-all or have-none arrived
+	reqq                        int
+	requests                    map[picker.Block]time.Time
+	uploads                     int
+	down, up                    rateMeter
+	lastPiece, connectedAt      time.Time
+	chokeChanged                time.Time
+	snubbed, seed               bool
+	strikes                     int
+	reason                      choker.Reason
+	haveCount                   int
+}
+
+// New prepares a session; Run starts it.
+func New(cfg Config) (*Session, error) {
+	t := cfg.Torrent
+	if t == nil || cfg.Store == nil {
+		return nil, errors.New("session: torrent and storage are required")
+	}
+	if t.V2Only() {
+		return nil, metainfo.ErrV2Only
+	}
+	pk, err := picker.New(picker.Config{PieceLength: t.Info.PieceLength, TotalLength: t.Info.TotalLength})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Priorities != nil {
+		lengths := make([]int64, len(t.Info.Files))
+		for i, f := range t.Info.Files {
+			lengths[i] = f.Length
+		}
+		if err := pk.SetFilePriorities(lengths, cfg.Priorities); err != nil {
+			return nil, err
+		}
+	}
+	pk.SetSequential(cfg.Sequential)
+	for i, ok := range cfg.Have {
+		if ok {
+			pk.PieceVerified(i)
+		}
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = 50
+	}
+	if cfg.HashWorkers <= 0 {
+		cfg.HashWorkers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.ClientName == "" {
+		cfg.ClientName = "tt"
+	}
+	if cfg.PeerID == ([20]byte{}) {
+		cfg.PeerID = NewPeerID()
+	}
+	var seed [32]byte
+	rand.Read(seed[:])
+	s := &Session{
+		cfg: cfg, t: t, store: cfg.Store, peerID: cfg.PeerID, numPieces: t.NumPieces(),
+		rng:  mrand.New(mrand.NewChaCha8(seed)),
+		pick: pk, peers: map[picker.PeerID]*peerState{}, known: map[netip.AddrPort]*knownPeer{},
+		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan netip.AddrPort, 16),
+		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 1024),
+		completed: make(chan struct{}), stats: make(chan Stats, 1),
+		upLimit: newBucket(cfg.UploadRate), downLimit: newBucket(cfg.DownRate),
+		blockFrom: map[picker.Block]picker.PeerID{}, gone: map[picker.PeerID]netip.AddrPort{}, suspects: map[int]suspect{},
+	}
+	for _, a := range cfg.Peers {
+		s.known[a] = &knownPeer{source: "manual"}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// NewPeerID makes a peer id in the common -XXyyyy- style.
+func NewPeerID() [20]byte {
+	var id [20]byte
+	copy(id[:], "-TT0100-")
+	rand.Read(id[8:])
+	return id
+}
+
+// Stats is the channel of snapshots; the newest replaces an unread one.
+func (s *Session) Stats() <-chan Stats { return s.stats }
+
+// Accept hands the session a connection a peer opened, after the handshake.
+// It returns false when the session no longer runs.
+func (s *Session) Accept(nc net.Conn, hs peerwire.Handshake) bool {
+	select {
+	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming"}:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// Handshake is what the session answers an incoming handshake with.
+func (s *Session) Handshake() peerwire.Handshake { return s.ourHandshake() }
+
+// InfoHash of the session's torrent.
+func (s *Session) InfoHash() [20]byte { return s.t.InfoHash }
+
+// Run drives the torrent until it is complete (unless seeding), ctx ends,
+// or a fatal error. It returns nil when the download completed.
+func (s *Session) Run(parent context.Context) error {
+	ctx, cancel := s.ctx, s.cancel
+	stop := context.AfterFunc(parent, cancel)
+	defer stop()
+	s.startedAt = time.Now()
+	s.lastData = s.startedAt
+	diskDone := make(chan struct{})
+	go func() { s.diskLoop(); close(diskDone) }()
+	trackerDone := make(chan struct{})
+	if !s.cfg.NoTrackers && len(s.t.Trackers()) > 0 {
+		go func() { s.trackerLoop(ctx); close(trackerDone) }()
+	} else {
+		close(trackerDone)
+	}
+	s.emit(Event{Type: "started", Pieces: s.numPieces, Have: s.pick.HaveCount()})
+	err := s.loop(ctx)
+	if err != nil && parent.Err() != nil {
+		err = parent.Err()
+	}
+	cancel()
+	for _, p := range s.peers {
+		p.c.close()
+	}
+	close(s.diskJobs)
+	<-diskDone
+	<-trackerDone
+	if s.cfg.Checkpoint != nil {
+		s.cfg.Checkpoint(s.pick.Have())
+	}
+	s.publish()
+	if err == nil && s.pick.Complete() {
+		s.emit(Event{Type: "done", Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total, Uploaded: s.up.total})
+	}
+	return err
+}
+
+func (s *Session) loop(ctx context.Context) error {
+	tick := time.NewTicker(rateTick)
+	defer tick.Stop()
+	rechoke := time.NewTicker(choker.RechokeInterval)
+	defer rechoke.Stop()
+	checkpoint := time.NewTicker(30 * time.Second)
+	defer checkpoint.Stop()
+	last := time.Now()
+	s.updateLeft()
+	if s.pick.Complete() {
+		s.onComplete()
+		if !s.cfg.Seed {
+			return nil
+		}
+	}
+	s.connectMore()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-s.connEvents:
+			s.handleConnEvent(ev)
+		case nc := <-s.newConns:
+			s.handleNewConn(nc)
+		case a := <-s.dialFailed:
+			s.dials--
+			if k := s.known[a]; k != nil {
+				k.dialing = false
+				k.failures++
+				k.nextTry = time.Now().Add(time.Duration(k.failures*k.failures) * 10 * time.Second)
+			}
+		case ev := <-s.diskEvents:
+			s.handleDisk(ev)
+		case f := <-s.found:
+			s.addPeers(f.peers, f.source)
+		case now := <-tick.C:
+			s.handleTick(now.Sub(last))
+			last = now
+		case <-rechoke.C:
+			s.rechoke(false)
+		case <-checkpoint.C:
+			if s.cfg.Checkpoint != nil {
+				s.cfg.Checkpoint(s.pick.Have())
+			}
+		}
+		if s.fatal != nil {
+			return s.fatal
+		}
+		if s.done && !s.cfg.Seed {
+			return nil
+		}
+		if err := s.checkStall(); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) checkStall() error {
+	if s.cfg.StallAfter <= 0 || s.done || time.Since(s.lastData) < s.cfg.StallAfter {
+		return nil
+	}
+	if !s.everConnected {
+		return fmt.Errorf("%w after %s", ErrNoPeers, s.cfg.StallAfter)
+	}
+	return fmt.Errorf("%w for %s", ErrStalled, s.cfg.StallAfter)
+}
+
+func (s *Session) emit(e Event) {
+	if s.cfg.Events != nil {
+		e.Time = time.Now()
+		s.cfg.Events(e)
+	}
+}
+
+// post is how goroutines beside the loop report; it gives up when the
+// session is over.
+func (s *Session) post(ev connEvent) {
+	select {
+	case s.connEvents <- ev:
+	case <-s.ctx.Done():
+	}
+}
+
+func (s *Session) updateLeft() {
+	var left int64
+	for i := 0; i < s.numPieces; i++ {
+		if !s.pick.Have().Has(i) && s.pick.PiecePriority(i) != picker.Skip {
+			left += s.t.PieceLen(i)
+		}
+	}
+	s.left.Store(left)
+}
+
+// addPeers records addresses to connect to.
+func (s *Session) addPeers(addrs []netip.AddrPort, source string) {
+	for _, a := range addrs {
+		if !a.IsValid() || a.Port() == 0 {
+			continue
+		}
+		if _, ok := s.known[a]; !ok && len(s.known) < 4000 {
+			s.known[a] = &knownPeer{source: source}
+		}
+	}
+	s.connectMore()
+}
+
+// connectMore dials known peers while there is room.
+func (s *Session) connectMore() {
+	if s.done && !s.cfg.Seed {
+		return
+	}
+	now := time.Now()
+	for a, k := range s.known {
+		if len(s.peers)+s.dials >= s.cfg.MaxPeers || s.dials >= 8 {
+			return
+		}
+		if k.connected || k.dialing || k.banned || now.Before(k.nextTry) || s.isSelf(a) {
+			continue
+		}
+		k.dialing = true
+		s.dials++
+		go func(a netip.AddrPort, source string) {
+			nc, hs, err := s.dial(s.ctx, a)
+			if err != nil {
+				select {
+				case s.dialFailed <- a:
+				case <-s.ctx.Done():
+				}
+				return
+			}
+			select {
+			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a}:
+			case <-s.ctx.Done():
+				nc.Close()
+			}
+		}(a, k.source)
+	}
+}
+
+func (s *Session) isSelf(a netip.AddrPort) bool {
+	return s.cfg.Port != 0 && a.Port() == s.cfg.Port && a.Addr().IsLoopback()
+}
+
+func (s *Session) handleNewConn(n pendingConn) {
+	if n.addr.IsValid() {
+		s.dials--
+		if k := s.known[n.addr]; k != nil {
+			k.dialing = false
+		}
+	}
+	reject := func(why string) {
+		n.nc.Close()
+		if k := s.known[n.addr]; k != nil {
+			k.nextTry = time.Now().Add(5 * time.Minute)
+		}
+		_ = why
+	}
+	if n.hs.PeerID == s.peerID {
+		reject("self")
+		if k := s.known[n.addr]; k != nil {
+			k.banned = true
+		}
+		return
+	}
+	if n.hs.InfoHash != s.t.InfoHash || len(s.peers) >= s.cfg.MaxPeers+10 || (s.done && !s.cfg.Seed) {
+		reject("unwanted")
+		return
+	}
+	for _, p := range s.peers {
+		if p.c.hs.PeerID == n.hs.PeerID {
+			reject("duplicate")
+			return
+		}
+	}
+	ap, _ := netip.ParseAddrPort(n.nc.RemoteAddr().String())
+	if k := s.known[ap]; k != nil && k.banned {
+		reject("banned")
+		return
+	}
+	s.nextID++
+	c := newConn(s.nextID, n.nc, n.hs)
+	if n.addr.IsValid() {
+		c.addr = n.addr
+		if k := s.known[n.addr]; k != nil {
+			k.connected, k.failures = true, 0
+		}
+	}
+	now := time.Now()
+	p := &peerState{
+		c: c, source: n.source, amChoking: true, peerChoking: true,
+		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
+		reqq: 250, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
+	}
+	s.peers[c.id] = p
+	s.everConnected = true
+	go s.readLoop(c)
+	go s.writeLoop(c)
+
+	var first []outItem
+	have := s.pick.Have()
+	switch {
+	case p.fast && have.Count() == s.numPieces:
+		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.HaveAll}})
+	case p.fast && have.Count() == 0:
+		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.HaveNone}})
+	case have.Count() > 0:
+		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Bitfield, Payload: have.Bytes()}})
+	}
+	if p.extended {
+		eh := peerwire.ExtendedHandshake{M: map[string]int64{}, V: s.cfg.ClientName, P: int64(s.cfg.Port), Reqq: 1000}
+		if b, err := eh.Marshal(); err == nil {
+			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
+		}
+	}
+	c.send(first...)
+	s.emit(Event{Type: "peer_connected", Peer: c.addr.String(), Source: n.source})
+	// A free upload slot goes to the newcomer once it says it is interested.
+}
+
+func (s *Session) dropPeer(p *peerState, why string) {
+	c := p.c
+	if _, ok := s.peers[c.id]; !ok {
+		return
+	}
+	delete(s.peers, c.id)
+	s.gone[c.id] = c.addr
+	c.close()
+	s.pick.PeerGone(c.id)
+	if k := s.known[c.addr]; k != nil {
+		k.connected = false
+		k.nextTry = time.Now().Add(30 * time.Second)
+	}
+	s.emit(Event{Type: "peer_disconnected", Peer: c.addr.String(), Reason: why})
+	if !p.amChoking {
+		s.rechoke(true)
+	}
+	s.requestAll()
+	s.connectMore()
+}
+
+func (s *Session) handleConnEvent(ev connEvent) {
+	p := s.peers[ev.c.id]
+	if p == nil {
+		if ev.msg.Kind == peerwire.Piece {
+			putBlock(ev.msg.Payload)
+		}
+		return
+	}
+	switch {
+	case ev.err != nil:
+		s.dropPeer(p, ev.err.Error())
+	case ev.sent > 0:
+		p.up.add(ev.sent)
+		s.up.add(ev.sent)
+		p.uploads = max(p.uploads-ev.blocks, 0)
+	default:
+		if err := s.handleMessage(p, ev.msg); err != nil {
+			s.dropPeer(p, err.Error())
+		}
+	}
+}
+
+func (s *Session) pieceLen(i int) int64 { return s.t.PieceLen(i) }
+
+func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
+	id := p.c.id
+	switch m.Kind {
+	case peerwire.KeepAlive:
+	case peerwire.Choke:
+		p.peerChoking = true
+		if !p.fast {
+			for blk := range p.requests {
+				s.pick.Cancelled(id, blk)
+			}
+			clear(p.requests)
+		}
+	case peerwire.Unchoke:
+		p.peerChoking = false
+		s.requestMore(p)
+	case peerwire.Interested:
+		p.peerInterested = true
+		if p.amChoking {
+			s.rechoke(true)
+		}
+	case peerwire.NotInterested:
+		p.peerInterested = false
+		if !p.amChoking {
+			s.rechoke(true)
+		}
+	case peerwire.Have:
+		if err := s.pick.PeerHas(id, int(m.Index)); err != nil {
+			return err
+		}
+		p.haveCount++
+		s.updateInterest(p)
+	case peerwire.Bitfield:
+		if p.sawHaves || p.haveCount > 0 {
+			return errors.New("bitfield after other have messages")
+		}
+		p.sawHaves = true
+		if err := peerwire.CheckBitfield(m.Payload, s.numPieces); err != nil {
+			return err
+		}
+		bf, err := picker.BitfieldFromBytes(m.Payload, s.numPieces)
+		if err != nil {
+			return err
+		}
+		if err := s.pick.PeerBitfield(id, bf); err != nil {
+			return err
+		}
+		p.haveCount = bf.Count()
+		s.updateInterest(p)
+	case peerwire.HaveAll, peerwire.HaveNone:
+		if !p.fast || p.sawHaves || p.haveCount > 0 {
+			return errors.New("have-all/have-none without the fast extension or after other have messages")
+		}
+		p.sawHaves = true
+		if m.Kind == peerwire.HaveAll {
+			s.pick.PeerHasAll(id)
+			p.haveCount = s.numPieces
+		} else {
+			s.pick.PeerHasNone(id)
+		}
+		s.updateInterest(p)
+	case peerwire.Request:
+		return s.handleRequest(p, m)
+	case peerwire.Cancel:
+		p.uploads -= len(p.c.dropUploads(&m))
+	case peerwire.Piece:
+		return s.handlePiece(p, m)
+	case peerwire.Reject:
+		if !p.fast {
+			return errors.New("reject without the fast extension")
+		}
+		blk := picker.Block{Piece: int(m.Index), Begin: int(m.Begin), Length: int(m.Length)}
+		if _, ok := p.requests[blk]; ok {
+			delete(p.requests, blk)
+			s.pick.Rejected(id, blk)
+		}
+	case peerwire.Extended:
+		if m.ExtID == peerwire.ExtendedHandshakeID {
+			eh, err := peerwire.ParseExtendedHandshake(m.Payload)
+			if err != nil {
+				return err
+			}
+			if eh.Reqq > 0 {
+				p.reqq = int(eh.Reqq)
+			}
+			p.client = eh.V
+		}
+	default:
+		// suggest, allowed-fast, port and unknown messages are not used yet
+	}
+	p.seed = p.haveCount == s.numPieces
+	return nil
+}
+
+// maxQueuedUploads bounds the blocks one peer may have us queue.
+const maxQueuedUploads = 512
+
+func (s *Session) handleRequest(p *peerState, m peerwire.Message) error {
+	if err := peerwire.CheckRequest(m.Index, m.Begin, m.Length, s.numPieces, s.pieceLen, 0); err != nil {
+		return err
+	}
+	reject := func() {
+		if p.fast {
+			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}})
+		}
+	}
+	if p.amChoking || !s.pick.Have().Has(int(m.Index)) || p.uploads >= maxQueuedUploads {
+		reject()
+		return nil
+	}
+	p.uploads++
+	p.c.send(outItem{piece: true, msg: peerwire.Message{Kind: peerwire.Piece, Index: m.Index, Begin: m.Begin, Length: m.Length}})
+	return nil
+}
+
+func (s *Session) handlePiece(p *peerState, m peerwire.Message) error {
+	if err := peerwire.CheckBlock(m.Index, m.Begin, len(m.Payload), s.numPieces, s.pieceLen); err != nil {
+		putBlock(m.Payload)
+		return err
+	}
+	blk := picker.Block{Piece: int(m.Index), Begin: int(m.Begin), Length: len(m.Payload)}
+	_, asked := p.requests[blk]
+	delete(p.requests, blk)
+	n := len(m.Payload)
+	p.down.add(n)
+	s.down.add(n)
+	s.downloaded.Add(int64(n))
+	p.lastPiece = time.Now()
+	s.lastData = p.lastPiece
+	p.snubbed = false
+	if !asked {
+		s.wasted += int64(n)
+		putBlock(m.Payload)
+		return nil
+	}
+	cancels, arrival := s.pick.Received(p.c.id, blk)
+	for _, r := range cancels {
+		if q := s.peers[r.Peer]; q != nil {
+			delete(q.requests, r.Block)
+			q.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Cancel, Index: uint32(r.Block.Piece), Begin: uint32(r.Block.Begin), Length: uint32(r.Block.Length)}})
+		}
+	}
+	switch arrival {
+	case picker.Stored, picker.PieceReady:
+		s.blockFrom[blk] = p.c.id
+		s.diskJobs <- diskJob{piece: blk.Piece, begin: int64(blk.Begin), data: m.Payload, from: p.c.id, ready: arrival == picker.PieceReady}
+	default:
+		s.wasted += int64(n)
+		putBlock(m.Payload)
+	}
+	s.requestMore(p)
+	return nil
+}
+
+// updateInterest tells the peer whether we want something it has.
+func (s *Session) updateInterest(p *peerState) {
+	want := !s.pick.Complete() && s.pick.Interesting(p.c.id)
+	if want == p.amInterested {
+		if want {
+			s.requestMore(p)
+		}
+		return
+	}
+	p.amInterested = want
+	kind := peerwire.NotInterested
+	if want {
+		kind = peerwire.Interested
+	}
+	p.c.send(outItem{msg: peerwire.Message{Kind: kind}})
+	if want {
+		s.requestMore(p)
+	}
+}
+
+// queueTime is how much data, in seconds at its measured rate, each peer
+// should have requested and not yet received.
+const queueTime = 2.0
+
+func (s *Session) requestMore(p *peerState) {
+	if p.peerChoking || !p.amInterested || s.done {
+		return
+	}
+	depth := int(p.down.rate * queueTime / picker.BlockSize)
+	depth = max(depth, 8)
+	depth = min(depth, p.reqq, 1000)
+	n := depth - len(p.requests)
+	if n <= 0 {
+		return
+	}
+	blocks := s.pick.Next(p.c.id, n)
+	if len(blocks) == 0 {
+		return
+	}
+	now := time.Now()
+	items := make([]outItem, 0, len(blocks))
+	for _, b := range blocks { // Next has recorded them as requested
+		p.requests[b] = now
+		items = append(items, outItem{msg: peerwire.Message{Kind: peerwire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)}})
+	}
+	p.c.send(items...)
+}
+
+func (s *Session) requestAll() {
+	for _, p := range s.peers {
+		s.requestMore(p)
+	}
+}
+
+// Request timeouts and snubbing.
+const (
+	requestTimeout = 30 * time.Second
+	snubTimeout    = choker.SnubTimeout
+)
+
+func (s *Session) handleTick(elapsed time.Duration) {
+	now := time.Now()
+	s.down.tick(elapsed)
+	s.up.tick(elapsed)
+	s.uploaded.Store(s.up.total)
+	for _, p := range s.peers {
+		p.down.tick(elapsed)
+		p.up.tick(elapsed)
+		timedOut := false
+		for blk, at := range p.requests {
+			if now.Sub(at) > requestTimeout {
+				delete(p.requests, blk)
+				s.pick.Timeout(p.c.id, blk)
+				timedOut = true
+			}
+		}
+		if p.amInterested && !p.peerChoking && now.Sub(p.lastPiece) > snubTimeout {
+			p.snubbed = true
+		}
+		if timedOut {
+			s.requestAll()
+		}
+	}
+	s.connectMore()
+	s.publish()
+}
+
+func (s *Session) rechoke(slotOnly bool) {
+	cfg := choker.DefaultConfig()
+	in := choker.Input{Seeding: s.pick.Complete(), Round: s.round, Optimistic: s.optimistic}
+	now := time.Now()
+	for _, p := range s.peers {
+		in.Peers = append(in.Peers, choker.Peer{
+			ID: choker.PeerID(p.c.id), Interested: p.peerInterested, Choked: p.amChoking,
+			DownloadRate: p.down.rate, UploadRate: p.up.rate, Snubbed: p.snubbed,
+			Age: now.Sub(p.connectedAt), Since: now.Sub(p.chokeChanged), Seed: p.seed,
+		})
+	}
+	var res choker.Result
+	if slotOnly {
+		res = choker.OnSlotFree(cfg, in, s.rng)
+	} else {
+		s.round++
+		res = choker.Rechoke(cfg, in, s.rng)
+	}
+	s.optimistic = res.Optimistic
+	for _, d := range res.Decisions {
+		p := s.peers[picker.PeerID(d.ID)]
+		if p == nil {
+			continue
+		}
+		p.reason = d.Reason
+		if d.Unchoke == !p.amChoking {
+			continue
+		}
+		p.amChoking = !d.Unchoke
+		p.chokeChanged = now
+		if p.amChoking {
+			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Choke}})
+			dropped := p.c.dropUploads(nil)
+			p.uploads -= len(dropped)
+			if p.fast {
+				for _, it := range dropped {
+					p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Reject, Index: it.msg.Index, Begin: it.msg.Begin, Length: it.msg.Length}})
+				}
+			}
+		} else {
+			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Unchoke}})
+		}
+	}
+}
+
+func (s *Session) onComplete() {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.left.Store(0)
+	close(s.completed)
+	for _, p := range s.peers {
+		s.updateInterest(p)
+		if p.seed && !s.cfg.Seed {
+			continue
+		}
+	}
+	s.emit(Event{Type: "complete", Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total})
+}
