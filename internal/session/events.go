@@ -6,7 +6,7 @@ import (
 	"tt/internal/choker"
 )
 
-// Event is one line of `tt get --json` (NDJSON). Type is one of: started,
+// Event is one line of `tt get --json` (NDJSON). Type is one of: listening, started,
 // peer_connected, peer_disconnected, peer_banned, piece_verified,
 // hash_failed, tracker_reply, tracker_error, complete, done. Fields that do
 // not apply are left out.
@@ -27,6 +27,7 @@ type Event struct {
 	Seeders    int       `json:"seeders,omitempty"`
 	Leechers   int       `json:"leechers,omitempty"`
 	Error      string    `json:"error,omitempty"`
+	Port       int       `json:"port,omitempty"`
 }
 
 // PeerStats describes one connection in a Stats snapshot.

@@ -13,11 +13,13 @@ import (
 
 // Timeouts of a peer connection.
 const (
-	handshakeTimeout = 20 * time.Second
-	idleTimeout      = 2 * time.Minute // nothing at all received
-	keepAliveEvery   = 90 * time.Second
-	writeTimeout     = 60 * time.Second
+	idleTimeout    = 2 * time.Minute // nothing at all received
+	keepAliveEvery = 90 * time.Second
+	writeTimeout   = 60 * time.Second
 )
+
+// handshakeTimeout bounds the whole handshake exchange (a variable for tests).
+var handshakeTimeout = 20 * time.Second
 
 // blockPool recycles 16 KiB block buffers between readers and the disk.
 var blockPool = sync.Pool{New: func() any { b := make([]byte, picker.BlockSize); return &b }}

@@ -255,4 +255,3 @@ func TestStallNoPeers(t *testing.T) {
 		t.Fatalf("got %v, want ErrNoPeers", err)
 	}
 }
-

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""A libtorrent peer on loopback for interop tests and benchmarks.
+
+Usage: /usr/bin/python3 lt_peer.py seed|get TORRENT SAVE_DIR [options]
+
+Prints JSON lines on stdout: {"event": "listening", "port": N} once the
+listen socket is up, {"event": "finished", "seconds": S, ...} when a get has
+every piece (then exits 0), and {"event": "error", ...} on failure (exit 1).
+A seeder runs until it is killed. Everything stays on 127.0.0.1: DHT, LSD,
+UPnP, NAT-PMP and PEX are off.
+"""
+import argparse
+import json
+import sys
+import time
+
+import libtorrent as lt
+
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["seed", "get"])
+    ap.add_argument("torrent")
+    ap.add_argument("save_dir")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--peer", action="append", default=[], help="HOST:PORT to connect to")
+    ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
+    ap.add_argument("--encryption", choices=["prefer", "require", "disable"], default="prefer")
+    ap.add_argument("--upload-limit", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+
+    tcp = args.transport in ("tcp", "both")
+    utp = args.transport in ("utp", "both")
+    enc = {"prefer": 1, "require": 0, "disable": 2}[args.encryption]
+    settings = {
+        "listen_interfaces": "127.0.0.1:%d" % args.port,
+        "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
+        "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
+        "out_enc_policy": enc, "in_enc_policy": enc, "allowed_enc_level": 3 if enc == 1 else (2 if enc == 0 else 1),
+        "upload_rate_limit": args.upload_limit,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        "user_agent": "libtorrent-interop",
+    }
+    ses = lt.session(settings)
+    ti = lt.torrent_info(args.torrent)
+    params = lt.add_torrent_params()
+    params.ti = ti
+    params.save_path = args.save_dir
+    if args.mode == "seed":
+        params.flags |= lt.torrent_flags.seed_mode
+    h = ses.add_torrent(params)
+
+    deadline = time.time() + 10
+    while not ses.is_listening() and time.time() < deadline:
+        time.sleep(0.02)
+    say(event="listening", port=ses.listen_port())
+    for p in args.peer:
+        host, _, port = p.rpartition(":")
+        h.connect_peer((host.strip("[]"), int(port)))
+
+    start = time.time()
+    end = start + args.timeout
+    while time.time() < end:
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.torrent_finished_alert) and args.mode == "get":
+                st = h.status()
+                say(event="finished", seconds=time.time() - start, downloaded=st.total_payload_download)
+                return 0
+            if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
+                say(event="error", message=a.message())
+                return 1
+        if args.mode == "get" and h.status().is_finished:
+            say(event="finished", seconds=time.time() - start, downloaded=h.status().total_payload_download)
+            return 0
+        # keep dialling peers we were told about, in case the first try raced their listener
+        if args.peer and int(time.time() - start) % 5 == 0 and h.status().num_peers == 0:
+            for p in args.peer:
+                host, _, port = p.rpartition(":")
+                h.connect_peer((host.strip("[]"), int(port)))
+        time.sleep(0.05)
+    say(event="error", message="timeout after %.0fs" % args.timeout)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
