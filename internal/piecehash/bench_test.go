@@ -131,3 +131,34 @@ func BenchmarkHashTree(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHashVariants compares read settings on the same data.
+func BenchmarkHashVariants(b *testing.B) {
+	path, size := benchFile(b)
+	files := []File{{Path: path, Length: size}}
+	variants := []struct {
+		name     string
+		chunk    int
+		prefetch bool
+	}{
+		{"default", readChunk, true},
+		{"noprefetch", readChunk, false},
+		{"chunk=128KiB", 128 << 10, true},
+		{"chunk=256KiB", 256 << 10, true},
+		{"chunk=384KiB", 384 << 10, true},
+		{"chunk=1MiB", 1 << 20, true},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			oc, op := readChunk, usePrefetch
+			readChunk, usePrefetch = v.chunk, v.prefetch
+			defer func() { readChunk, usePrefetch = oc, op }()
+			b.SetBytes(size)
+			for b.Loop() {
+				if _, err := Hash(context.Background(), files, 1<<20, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"sync"
@@ -23,10 +24,15 @@ const (
 
 // Tuning knobs; variables so that benchmarks can compare settings.
 var (
-	readChunk     = 1 << 20         // per-worker read buffer
+	readChunk     = 512 << 10       // per-worker read buffer
 	prefetchAhead = int64(64 << 20) // advised bytes beyond the units in flight
 	prefetchStep  = int64(4 << 20)  // bytes per advice call
 	usePrefetch   = true
+	seqAdviceMin  = int64(4 << 20) // files at least this long get POSIX_FADV_SEQUENTIAL
+	// Files of at least prefetchWholeMax bytes are only advised for their
+	// first prefetchHead bytes.
+	prefetchWholeMax = int64(16 << 20)
+	prefetchHead     = int64(8 << 20)
 )
 
 // testHookRead, if set, is called after each successful read of a file.
@@ -61,8 +67,9 @@ type engine struct {
 	next    atomic.Int64 // next unit
 	stop    atomic.Bool
 	ctxDone <-chan struct{}
-	done atomic.Int64 // content bytes processed (including skipped pieces)
-	read atomic.Int64 // bytes read from disk
+	done    atomic.Int64 // content bytes processed (including skipped pieces)
+	skipped int64        // bytes of pieces known missing, counted in done from the start
+	read    atomic.Int64 // bytes read from disk
 
 	wake   chan struct{}
 	wakeAt atomic.Int64
@@ -246,7 +253,7 @@ type worker struct {
 	sum [sha1.Size]byte
 
 	fi int // index of the open file, -1 if none
-	f  *os.File
+	f  *rfile
 }
 
 func (w *worker) loop() {
@@ -359,7 +366,7 @@ func (w *worker) readFile(i int, dst []byte, fileOff int64) error {
 	if err != nil {
 		return err
 	}
-	n, err := f.ReadAt(dst, fileOff)
+	n, err := f.readAt(dst, fileOff)
 	e.read.Add(int64(n))
 	if n == len(dst) {
 		if testHookRead != nil {
@@ -374,28 +381,26 @@ func (w *worker) readFile(i int, dst []byte, fileOff int64) error {
 }
 
 // open returns file i, keeping at most one file open per worker.
-func (w *worker) open(i int) (*os.File, error) {
+func (w *worker) open(i int) (*rfile, error) {
 	if w.fi == i {
 		return w.f, nil
 	}
 	w.closeFile()
 	e := w.e
-	path := e.l.files[i].Path
-	f, err := os.Open(path)
+	f, err := openFile(e.l.files[i].Path)
 	if err != nil {
 		return nil, err
 	}
-	if !e.verify {
-		if err := e.checkUnchanged(i, f); err != nil {
-			f.Close()
-			return nil, err
-		}
+	if e.l.files[i].Length >= seqAdviceMin {
+		f.adviseSequential()
 	}
-	adviseSequential(f)
 	w.f, w.fi = f, i
 	return f, nil
 }
 
+// closeFile closes the open file. When hashing, the file must still have the
+// size and modification time seen by the initial pass: that catches changes
+// made at any time before the last read.
 func (w *worker) closeFile() {
 	if w.f == nil {
 		return
@@ -405,23 +410,23 @@ func (w *worker) closeFile() {
 			w.e.fail(err)
 		}
 	}
-	w.f.Close()
+	w.f.close()
 	w.f, w.fi = nil, -1
 }
 
 // checkUnchanged compares an open file with what the initial pass saw.
-func (e *engine) checkUnchanged(i int, f *os.File) error {
-	st, err := f.Stat()
+func (e *engine) checkUnchanged(i int, f *rfile) error {
+	size, mtime, err := f.stat()
 	if err != nil {
 		return err
 	}
 	want := e.l.files[i].Length
 	path := e.l.files[i].Path
-	if st.Size() != want {
-		return fmt.Errorf("%s: %w: size is now %d, expected %d", path, ErrFileChanged, st.Size(), want)
+	if size != want {
+		return fmt.Errorf("%s: %w: size is now %d, expected %d", path, ErrFileChanged, size, want)
 	}
-	if !st.ModTime().Equal(e.info[i].mtime) {
-		return fmt.Errorf("%s: %w: modified at %s", path, ErrFileChanged, st.ModTime().Format(time.RFC3339Nano))
+	if !mtime.Equal(e.info[i].mtime) {
+		return fmt.Errorf("%s: %w: modified at %s", path, ErrFileChanged, mtime.Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -444,6 +449,10 @@ func (e *engine) fileError(i int, err error) {
 		}
 		return
 	}
+	if errors.Is(err, fs.ErrNotExist) {
+		r.State, r.Size, r.Err = FileMissing, -1, err
+		return
+	}
 	r.State, r.Err = FileUnreadable, err
 }
 
@@ -454,7 +463,7 @@ func (e *engine) prefetch(quit <-chan struct{}) {
 	limit := prefetchAhead + int64(e.workers*e.per)*l.pieceLen
 	var pf prefetchFile
 	defer pf.close()
-	var issued int64
+	issued := e.skipped // in the units of e.done
 	for k := 0; k < e.count; {
 		r := k + 1
 		for r < e.count && e.pieceAt(r) == e.pieceAt(r-1)+1 {
@@ -484,9 +493,18 @@ func (e *engine) prefetch(quit <-chan struct{}) {
 			}
 			n := min(prefetchStep, end-pos)
 			l.forSpans(pos, pos+n, func(i int, fileOff, _, n int64) bool {
-				if !l.files[i].Pad {
-					pf.advise(i, l.files[i].Path, fileOff, n)
+				if l.files[i].Pad {
+					return true
 				}
+				if l.files[i].Length >= prefetchWholeMax {
+					// Large files are left to the kernel's sequential
+					// readahead once their first bytes are requested.
+					if fileOff >= prefetchHead {
+						return true
+					}
+					n = min(n, prefetchHead-fileOff)
+				}
+				pf.advise(i, l.files[i].Path, fileOff, n)
 				return true
 			})
 			pos += n
@@ -499,25 +517,25 @@ func (e *engine) prefetch(quit <-chan struct{}) {
 type prefetchFile struct {
 	i   int
 	set bool
-	f   *os.File // nil if file i could not be opened
+	f   *rfile // nil if file i could not be opened
 }
 
 func (p *prefetchFile) advise(i int, path string, off, n int64) {
 	if !p.set || p.i != i {
 		p.close()
 		p.i, p.set = i, true
-		if f, err := os.Open(path); err == nil {
+		if f, err := openFile(path); err == nil {
 			p.f = f
 		}
 	}
 	if p.f != nil {
-		adviseWillNeed(p.f, off, n)
+		p.f.adviseWillNeed(off, n)
 	}
 }
 
 func (p *prefetchFile) close() {
 	if p.f != nil {
-		p.f.Close()
+		p.f.close()
 		p.f = nil
 	}
 }

@@ -378,3 +378,29 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("%d calls in %v", len(calls), elapsed)
 	}
 }
+
+// TestPrefetchSettings runs with a tiny prefetch window so that the
+// prefetcher has to wait for the workers, and with many workers.
+func TestPrefetchSettings(t *testing.T) {
+	oa, ost, ow, oh := prefetchAhead, prefetchStep, prefetchWholeMax, prefetchHead
+	prefetchAhead, prefetchStep, prefetchWholeMax, prefetchHead = 0, 8192, 64<<10, 16<<10
+	t.Cleanup(func() { prefetchAhead, prefetchStep, prefetchWholeMax, prefetchHead = oa, ost, ow, oh })
+	withChunk(t, 16384)
+	files, content := makeFiles(t, t.TempDir(), []spec{{n: 3 << 20}, {n: 100}, pad(5), {n: 70000}, {n: 0}, {n: 1 << 20}})
+	want := refHash(content, 32768)
+	for _, workers := range []int{1, 2, 300} {
+		got, err := Hash(context.Background(), files, 32768, Options{Workers: workers})
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("workers %d: %v, equal %v", workers, err, bytes.Equal(got, want))
+		}
+	}
+	os.Remove(files[1].Path)
+	rep, err := Verify(context.Background(), files, 32768, want, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// File 1 is content [3 MiB, 3 MiB+100): piece 96 only.
+	if rep.OKPieces != len(want)/20-1 || rep.Pieces[96] != PieceMissing {
+		t.Fatalf("ok %d of %d, piece 96 %v", rep.OKPieces, len(want)/20, rep.Pieces[96])
+	}
+}

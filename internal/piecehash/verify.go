@@ -125,6 +125,7 @@ func verify(ctx context.Context, files []File, pieceLen int64, expected []byte, 
 				consider(int(p))
 			}
 		}
+		e.skipped = skipped
 		e.done.Store(skipped)
 	}
 
