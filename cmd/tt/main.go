@@ -49,7 +49,8 @@ func newApp(env *app.Env) *cli.App {
 		Version: app.Version,
 		Description: "Flags may come before or after the arguments of a command.\n" +
 			"Exit codes: 0 ok, 1 failure, 2 usage, 3 bad torrent, 4 corrupt data, 5 missing data,\n" +
-			"6 I/O error, 7 output exists (use --force), 8 lint errors (inspect --strict), 130 interrupted.",
+			"6 I/O error, 7 output exists (use --force), 8 lint errors (inspect --strict), 10 timed out or stalled,\n" +
+			"11 no peers, 12 disk full, 130 interrupted.",
 		Reader:          env.Stdin,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,
@@ -63,6 +64,8 @@ func newApp(env *app.Env) *cli.App {
 			createCommand(env),
 			inspectCommand(env),
 			verifyCommand(env),
+			getCommand(env),
+			seedCommand(env),
 		},
 	}
 	for _, c := range a.Commands {

@@ -88,6 +88,7 @@ type Session struct {
 	diskJobs   chan diskJob
 	completed  chan struct{}
 	stats      chan Stats
+	wantPeers  chan struct{} // the loop has no peer left to talk to or dial
 
 	upLimit, downLimit *bucket
 	down, up           rateMeter
@@ -198,7 +199,7 @@ func New(cfg Config) (*Session, error) {
 		pick: pk, peers: map[picker.PeerID]*peerState{}, known: map[netip.AddrPort]*knownPeer{},
 		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan netip.AddrPort, 16),
 		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 1024),
-		completed: make(chan struct{}), stats: make(chan Stats, 1),
+		completed: make(chan struct{}), stats: make(chan Stats, 1), wantPeers: make(chan struct{}, 1),
 		upLimit: newBucket(cfg.UploadRate), downLimit: newBucket(cfg.DownRate),
 		blockFrom: map[picker.Block]picker.PeerID{}, gone: map[picker.PeerID]netip.AddrPort{}, suspects: map[int]suspect{},
 	}
@@ -236,6 +237,10 @@ func (s *Session) Handshake() peerwire.Handshake { return s.ourHandshake() }
 
 // InfoHash of the session's torrent.
 func (s *Session) InfoHash() [20]byte { return s.t.InfoHash }
+
+// Complete reports whether every wanted piece is verified. Call it only
+// after Run has returned.
+func (s *Session) Complete() bool { return s.pick.Complete() }
 
 // Run drives the torrent until it is complete (unless seeding), ctx ends,
 // or a fatal error. It returns nil when the download completed.
@@ -776,6 +781,12 @@ func (s *Session) handleTick(elapsed time.Duration) {
 		}
 	}
 	s.connectMore()
+	if !s.done && len(s.peers) == 0 && s.dials == 0 {
+		select {
+		case s.wantPeers <- struct{}{}:
+		default:
+		}
+	}
 	s.publish()
 }
 

@@ -73,6 +73,13 @@ func (s *Session) trackerLoop(ctx context.Context) {
 			}
 			next = time.Now()
 			continue
+		case <-s.wantPeers:
+			// Out of peers: announce again as soon as the tracker allows.
+			timer.Stop()
+			if e := sched.Earliest(); !e.IsZero() && sched.Failures() == 0 && e.Before(next) {
+				next = e
+			}
+			continue
 		case <-timer.C:
 		}
 		resp, err := announce(ctx, ev)

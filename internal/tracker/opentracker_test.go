@@ -1,155 +1,19 @@
 package tracker
 
 import (
-	"bytes"
-	"context"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"tt/internal/interop"
 )
-
-// lockedBuffer collects a child's output for error messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// freePort returns a port the OS just handed out for network on 127.0.0.1.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startOpentracker runs opentracker on loopback serving the given info
-// hashes and returns its HTTP and UDP announce URLs once it accepts.
-func startOpentracker(t *testing.T, infoHashes ...[20]byte) (httpURL, udpURL string) {
-	t.Helper()
-	bin, err := exec.LookPath("opentracker")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("opentracker not installed (scripts/test installs it)")
-		}
-		t.Skip("opentracker not installed")
-	}
-	root := t.TempDir()
-	// opentracker chroots into root and drops to nobody, who must read it.
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// The probe torrent tells when opentracker has read its whitelist,
-	// which it does in the background after it starts listening.
-	probe := hash("tt opentracker probe")
-	var wl []byte
-	for _, ih := range append(infoHashes, probe) {
-		wl = append(wl, hex.EncodeToString(ih[:])+"\n"...)
-	}
-	if err := os.WriteFile(filepath.Join(root, "whitelist"), wl, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// Another process may take a port between our probe and opentracker's
-	// bind: try a few times.
-	var lastErr error
-	for range 3 {
-		tcpPort, udpPort := freePort(t, "tcp"), freePort(t, "udp")
-		out := &lockedBuffer{}
-		cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(tcpPort), "-P", strconv.Itoa(udpPort),
-			"-d", root, "-u", "nobody", "-w", "whitelist")
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-			}
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort))
-		if lastErr = waitReady(addr, probe, exited, 10*time.Second); lastErr != nil {
-			stop()
-			lastErr = fmt.Errorf("%w; output:\n%s", lastErr, out.String())
-			continue
-		}
-		t.Cleanup(func() {
-			stop()
-			if t.Failed() {
-				t.Logf("opentracker output:\n%s", out.String())
-			}
-		})
-		return "http://" + addr + "/announce", "udp://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(udpPort))
-	}
-	t.Fatalf("opentracker did not start: %v", lastErr)
-	return "", ""
-}
-
-// waitReady polls opentracker at addr until it accepts an announce for
-// probe, the process exits or the deadline passes.
-func waitReady(addr string, probe [20]byte, exited <-chan error, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	c := &HTTPClient{Timeout: time.Second}
-	req := &AnnounceRequest{InfoHash: probe, PeerID: peerID(0), Port: 1, Event: EventStopped}
-	for {
-		_, err := c.Announce(context.Background(), "http://"+addr+"/announce", req)
-		if err == nil {
-			return nil
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("opentracker exited: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("opentracker not serving on %s after %v: %v", addr, within, err)
-		}
-	}
-}
 
 // TestOpentrackerInterop announces two fake peers to a real opentracker
 // over HTTP and over UDP and checks that each learns of the other.
 func TestOpentrackerInterop(t *testing.T) {
 	ihHTTP, ihUDP, ihOther := hash("tt interop over http"), hash("tt interop over udp!"), hash("not on the whitelist")
-	httpURL, udpURL := startOpentracker(t, ihHTTP, ihUDP)
+	httpURL, udpURL := interop.StartOpentracker(t, ihHTTP, ihUDP)
 	udp, err := ListenUDP(UDPConfig{BaseTimeout: 250 * time.Millisecond, MaxRetries: 5})
 	if err != nil {
 		t.Fatal(err)

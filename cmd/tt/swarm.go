@@ -1,0 +1,97 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"tt/internal/app"
+)
+
+// swarmFlags are shared by get and seed.
+func swarmFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "port", Usage: "listen `PORT` for peers (0: any free port)"},
+		&cli.StringFlag{Name: "bind", Usage: "listen `ADDRESS` (default: all interfaces)"},
+		&cli.StringSliceFlag{Name: "peer", Usage: "connect to the peer at `HOST:PORT`; repeatable"},
+		&cli.IntFlag{Name: "max-peers", Value: 50, Usage: "connections at most"},
+		&cli.StringFlag{Name: "upload-limit", Usage: "upload `RATE` in bytes/s with an optional suffix (1MiB); 0: none"},
+		&cli.StringFlag{Name: "download-limit", Usage: "download `RATE` in bytes/s with an optional suffix; 0: none"},
+		&cli.DurationFlag{Name: "stall-timeout", Usage: "give up (exit 10, or 11 when no peer was ever reached) after this long without data"},
+		&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
+		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
+		&cli.BoolFlag{Name: "json", Usage: "print events as NDJSON on stdout (see docs/json.md)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+		&cli.DurationFlag{Name: "status-interval", Value: 5e9, Usage: "how often to print a status line"},
+	}
+}
+
+func swarmOptions(c *cli.Context) (app.SwarmOptions, error) {
+	o := app.SwarmOptions{
+		Port: c.Int("port"), Bind: c.String("bind"), Peers: c.StringSlice("peer"), MaxPeers: c.Int("max-peers"),
+		StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), NoTrackers: c.Bool("no-trackers"),
+		JSON: c.Bool("json"), Quiet: c.Bool("quiet"), StatusInterval: c.Duration("status-interval"),
+	}
+	for name, dst := range map[string]*int64{"upload-limit": &o.UploadLimit, "download-limit": &o.DownloadLimit} {
+		if v := c.String(name); v != "" {
+			n, err := app.ParseSize(v)
+			if err != nil {
+				return o, app.Usagef("--%s: %v", name, err)
+			}
+			*dst = n
+		}
+	}
+	return o, nil
+}
+
+func getCommand(env *app.Env) *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "download a torrent",
+		ArgsUsage: "TORRENT",
+		Description: "Downloads into DIR/NAME and exits 0 once every selected piece is verified.\n" +
+			"Ctrl-C stops cleanly; running the same command again resumes.\n" +
+			"Exit codes: 0 done, 3 bad torrent, 6 I/O error, 10 timed out or stalled, 11 no peers,\n" +
+			"12 disk full, 130 interrupted.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "download into `DIR` (default: the working directory)"},
+			&cli.StringFlag{Name: "files", Usage: "download only these file `INDICES` (0,2-4; tt inspect lists them)"},
+			&cli.BoolFlag{Name: "sequential", Usage: "fetch pieces in order"},
+			&cli.BoolFlag{Name: "seed", Usage: "keep seeding after the download until stopped"},
+			&cli.Float64Flag{Name: "seed-ratio", Usage: "keep seeding until uploaded/size reaches `RATIO`"},
+			&cli.DurationFlag{Name: "seed-time", Usage: "keep seeding for this long"},
+		}, swarmFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return app.Usagef("get: one TORRENT expected, got %d", c.NArg())
+			}
+			o, err := swarmOptions(c)
+			if err != nil {
+				return err
+			}
+			o.Torrent, o.Dir, o.Files, o.Sequential = c.Args().First(), c.String("output"), c.String("files"), c.Bool("sequential")
+			o.Seed, o.SeedRatio, o.SeedTime = c.Bool("seed"), c.Float64("seed-ratio"), c.Duration("seed-time")
+			return app.Get(c.Context, env, o)
+		},
+	}
+}
+
+func seedCommand(env *app.Env) *cli.Command {
+	return &cli.Command{
+		Name:      "seed",
+		Usage:     "verify content and serve it to peers until stopped",
+		ArgsUsage: "TORRENT CONTENT",
+		Description: "CONTENT is the file of a single-file torrent or the top directory of a multi-file one.\n" +
+			"--peer connects out to peers (for clients that only accept incoming connections).",
+		Flags: swarmFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return app.Usagef("seed: TORRENT CONTENT expected, got %d arguments", c.NArg())
+			}
+			o, err := swarmOptions(c)
+			if err != nil {
+				return err
+			}
+			o.Torrent, o.Content = c.Args().Get(0), c.Args().Get(1)
+			return app.Seed(c.Context, env, o)
+		},
+	}
+}

@@ -1,0 +1,333 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"tt/internal/session"
+	"tt/internal/storage"
+	"tt/internal/tracker"
+	"tt/metainfo"
+	"tt/picker"
+)
+
+// Exit codes of get and seed (see README.md).
+const (
+	ExitStalled  = 10 // --stall-timeout or --timeout passed without completing
+	ExitNoPeers  = 11 // no peer could be reached
+	ExitDiskFull = 12 // no space left on the device
+)
+
+// SwarmOptions are the inputs of `tt get` and `tt seed`.
+type SwarmOptions struct {
+	Torrent        string
+	Dir            string // get: where NAME goes (default: working directory)
+	Content        string // seed: the content itself (file or top directory)
+	Files          string // get: comma-separated file indices and ranges to download ("0,2-4"); empty: all
+	Sequential     bool
+	Port           int
+	Bind           string // listen address (default all interfaces)
+	Peers          []string
+	MaxPeers       int
+	UploadLimit    int64
+	DownloadLimit  int64
+	StallTimeout   time.Duration
+	Timeout        time.Duration
+	Seed           bool
+	SeedRatio      float64
+	SeedTime       time.Duration
+	NoTrackers     bool
+	JSON           bool
+	Quiet          bool
+	StatusInterval time.Duration
+}
+
+// Get downloads a torrent.
+func Get(ctx context.Context, env *Env, o SwarmOptions) error {
+	return runSwarm(ctx, env, o, false)
+}
+
+// Seed serves a torrent's verified content until stopped.
+func Seed(ctx context.Context, env *Env, o SwarmOptions) error {
+	o.Seed = true
+	return runSwarm(ctx, env, o, true)
+}
+
+func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error {
+	if o.Torrent == "" {
+		return Usagef("missing TORRENT")
+	}
+	t, err := loadTorrent(env, o.Torrent)
+	if err != nil {
+		return err
+	}
+	if t.V2Only() {
+		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
+	}
+	peers, err := parsePeers(o.Peers)
+	if err != nil {
+		return Exit(ExitUsage, err)
+	}
+	dir := env.Path(o.Dir)
+	if o.Dir == "" {
+		dir = env.Dir
+	}
+	sopt := storage.Options{}
+	if seeding {
+		if o.Content == "" {
+			return Usagef("seed: missing CONTENT (the file or top directory of the torrent's data)")
+		}
+		sopt.ContentPath, sopt.ReadOnly = env.Path(o.Content), true
+	}
+	prios, err := filePriorities(t, o.Files)
+	if err != nil {
+		return Exit(ExitUsage, err)
+	}
+	if prios != nil {
+		sopt.Skip = make([]bool, len(prios))
+		for i, p := range prios {
+			sopt.Skip[i] = p == picker.Skip
+		}
+	}
+	if !seeding {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Exit(ExitIO, err)
+		}
+	}
+	store, err := storage.Open(t, dir, sopt)
+	if err != nil {
+		return Exit(storageCode(err), err)
+	}
+	defer store.Close()
+
+	have, err := startingPieces(ctx, env, store, o)
+	if err != nil {
+		return err
+	}
+	if seeding {
+		n := 0
+		for _, h := range have {
+			if h {
+				n++
+			}
+		}
+		if n != t.NumPieces() {
+			return Exit(ExitMissing, fmt.Errorf("seed: %d of %d pieces of %s are missing or corrupt (tt verify shows which)", t.NumPieces()-n, t.NumPieces(), o.Content))
+		}
+	}
+
+	bind := o.Bind
+	ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(o.Port)))
+	if err != nil {
+		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Port, err))
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+
+	var ew *eventWriter
+	if o.JSON {
+		ew = newEventWriter(env.Stdout)
+		defer ew.Close()
+	}
+	udp, err := tracker.ListenUDP(tracker.UDPConfig{})
+	if err != nil {
+		return Exit(ExitIO, err)
+	}
+	defer udp.Close()
+	cfg := session.Config{
+		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
+		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp},
+		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
+		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
+		StallAfter: o.StallTimeout, ClientName: "tt " + Version,
+	}
+	if !seeding {
+		cfg.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
+	}
+	if ew != nil {
+		cfg.Events = ew.Emit
+		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
+	}
+	s, err := session.New(cfg)
+	if err != nil {
+		return Exit(ExitBadTorrent, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.Timeout > 0 {
+		var c context.CancelFunc
+		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+		defer c()
+	}
+	go session.Serve(runCtx, ln, func(ih [20]byte) *session.Session {
+		if ih == t.InfoHash {
+			return s
+		}
+		return nil
+	})
+	if !o.Quiet && !o.JSON {
+		fmt.Fprintf(env.Stderr, "tt: %s %s (%s, %d pieces) on port %d\n", map[bool]string{true: "seeding", false: "getting"}[seeding],
+			printable(t.Info.Name), FormatSize(t.Info.TotalLength), t.NumPieces(), port)
+	}
+	var seedDone bool
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		seedDone = watchStats(runCtx, env, s, o, stop)
+	}()
+	err = s.Run(runCtx)
+	stop()
+	<-watchDone
+	if !seeding && s.Complete() {
+		if ferr := store.Finish(); ferr != nil {
+			return Exit(storageCode(ferr), ferr)
+		}
+		store.RemoveResume()
+	}
+	switch {
+	case err == nil:
+		return nil
+	case seedDone:
+		return nil
+	case errors.Is(context.Cause(runCtx), errTimeout):
+		return Exit(ExitStalled, fmt.Errorf("timed out after %s", o.Timeout))
+	case ctx.Err() != nil:
+		return Exit(ExitInterrupted, errors.New("interrupted; progress saved, run the same command to resume"))
+	case errors.Is(err, session.ErrNoPeers):
+		return Exit(ExitNoPeers, err)
+	case errors.Is(err, session.ErrStalled):
+		return Exit(ExitStalled, err)
+	case errors.Is(err, session.ErrDisk):
+		return Exit(storageCode(err), err)
+	}
+	return err
+}
+
+var errTimeout = errors.New("timeout")
+
+// watchStats prints status lines and ends seeding once --seed-ratio or
+// --seed-time is reached (returning true then).
+func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOptions, stop func()) bool {
+	interval := o.StatusInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	var lastPrint, seedingSince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case st := <-s.Stats():
+			now := time.Now()
+			if !o.Quiet && !o.JSON && now.Sub(lastPrint) >= interval {
+				fmt.Fprintf(env.Stderr, "tt: %s\n", statusLine(st))
+				lastPrint = now
+			}
+			if st.Complete && (o.SeedRatio > 0 || o.SeedTime > 0) {
+				if seedingSince.IsZero() {
+					seedingSince = now
+				}
+				ratioMet := o.SeedRatio > 0 && float64(st.Uploaded) >= o.SeedRatio*float64(st.Total)
+				timeMet := o.SeedTime > 0 && now.Sub(seedingSince) >= o.SeedTime
+				if ratioMet || timeMet {
+					stop()
+					return true
+				}
+			}
+		}
+	}
+}
+
+// startingPieces finds what is already on disk: the resume file when it
+// is still valid, otherwise a full check.
+func startingPieces(ctx context.Context, env *Env, store *storage.Storage, o SwarmOptions) ([]bool, error) {
+	if have, ok := store.LoadResume(); ok {
+		return have, nil
+	}
+	bar := startProgress(env, "checking", store.TotalLength(), o.Quiet || o.JSON)
+	have, err := store.Check(ctx, bar.Set)
+	bar.Finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, Exit(ExitInterrupted, ctx.Err())
+		}
+		return nil, Exit(storageCode(err), err)
+	}
+	return have, nil
+}
+
+func bitsOf(b picker.Bitfield) []bool {
+	out := make([]bool, b.Len())
+	for i := range out {
+		out[i] = b.Has(i)
+	}
+	return out
+}
+
+func storageCode(err error) int {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, storage.ErrDiskFull) {
+		return ExitDiskFull
+	}
+	if isIOError(err) {
+		return ExitIO
+	}
+	return ExitFailure
+}
+
+// parsePeers reads HOST:PORT peer addresses (IP literals only).
+func parsePeers(list []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, s := range list {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			host, port, serr := net.SplitHostPort(s)
+			if serr != nil {
+				return nil, fmt.Errorf("--peer %q: want IP:PORT or [IPv6]:PORT", s)
+			}
+			addrs, lerr := net.LookupHost(host)
+			if lerr != nil || len(addrs) == 0 {
+				return nil, fmt.Errorf("--peer %q: cannot resolve %s", s, host)
+			}
+			ap, err = netip.ParseAddrPort(net.JoinHostPort(addrs[0], port))
+			if err != nil {
+				return nil, fmt.Errorf("--peer %q: %v", s, err)
+			}
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// filePriorities turns a --files selection ("0,2-4") into per-file
+// priorities; empty means every file.
+func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) {
+	if strings.TrimSpace(sel) == "" {
+		return nil, nil
+	}
+	prios := make([]picker.Priority, len(t.Info.Files))
+	for _, part := range strings.Split(sel, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= len(prios) {
+			return nil, fmt.Errorf("--files %q: %q is not an index or range of 0-%d", sel, part, len(prios)-1)
+		}
+		for i := a; i <= b; i++ {
+			prios[i] = picker.Normal
+		}
+	}
+	return prios, nil
+}
