@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -179,6 +180,8 @@ func (s *Session) writeLoop(c *conn) {
 			}
 			block = block[:n]
 			if _, err := s.store.ReadBlock(int(it.msg.Index), int64(it.msg.Begin), block); err != nil {
+				// Our own data cannot be read: that ends the session, not just this peer.
+				s.postDisk(diskEvent{piece: int(it.msg.Index), err: fmt.Errorf("%w: %w", ErrDisk, err)})
 				fail(err)
 				return
 			}

@@ -82,7 +82,7 @@ type Session struct {
 
 	connEvents chan connEvent
 	newConns   chan pendingConn
-	dialFailed chan netip.AddrPort
+	dialFailed chan dialFailure
 	diskEvents chan diskEvent
 	found      chan foundPeers
 	diskJobs   chan diskJob
@@ -124,6 +124,11 @@ type knownPeer struct {
 	banned    bool
 	failures  int
 	nextTry   time.Time
+}
+
+type dialFailure struct {
+	addr netip.AddrPort
+	err  error
 }
 
 type foundPeers struct {
@@ -197,7 +202,7 @@ func New(cfg Config) (*Session, error) {
 		cfg: cfg, t: t, store: cfg.Store, peerID: cfg.PeerID, numPieces: t.NumPieces(),
 		rng:  mrand.New(mrand.NewChaCha8(seed)),
 		pick: pk, peers: map[picker.PeerID]*peerState{}, known: map[netip.AddrPort]*knownPeer{},
-		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan netip.AddrPort, 16),
+		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan dialFailure, 16),
 		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 1024),
 		completed: make(chan struct{}), stats: make(chan Stats, 1), wantPeers: make(chan struct{}, 1),
 		upLimit: newBucket(cfg.UploadRate), downLimit: newBucket(cfg.DownRate),
@@ -304,12 +309,14 @@ func (s *Session) loop(ctx context.Context) error {
 			s.handleConnEvent(ev)
 		case nc := <-s.newConns:
 			s.handleNewConn(nc)
-		case a := <-s.dialFailed:
+		case f := <-s.dialFailed:
+			a := f.addr
 			s.dials--
+			s.emit(Event{Type: "dial_failed", Peer: a.String(), Error: f.err.Error()})
 			if k := s.known[a]; k != nil {
 				k.dialing = false
 				k.failures++
-				k.nextTry = time.Now().Add(time.Duration(k.failures*k.failures) * 10 * time.Second)
+				k.nextTry = time.Now().Add(redialDelay(k.failures))
 			}
 		case ev := <-s.diskEvents:
 			s.handleDisk(ev)
@@ -335,6 +342,17 @@ func (s *Session) loop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// redialDelay is how long to wait before dialling a peer again after its
+// n-th failure in a row: 1 s, 2 s, 4 s, … up to 2 minutes. A peer that has
+// just started often refuses the first try (its listener is up before
+// the torrent is), so the first retries come quickly.
+func redialDelay(n int) time.Duration {
+	if n > 8 {
+		return 2 * time.Minute
+	}
+	return min(time.Second<<max(n-1, 0), 2*time.Minute)
 }
 
 func (s *Session) checkStall() error {
@@ -405,7 +423,7 @@ func (s *Session) connectMore() {
 			nc, hs, err := s.dial(s.ctx, a)
 			if err != nil {
 				select {
-				case s.dialFailed <- a:
+				case s.dialFailed <- dialFailure{a, err}:
 				case <-s.ctx.Done():
 				}
 				return

@@ -5,7 +5,7 @@
 // splitting them at file boundaries. All file access goes through an
 // os.Root, so neither a torrent's paths (already checked by metainfo) nor a
 // symbolic link planted in the download directory can make tt write outside
-// it. BEP 47 pad files and symlink entries are never written; reading them
+// it (content that is only read, for seeding, may follow links). BEP 47 pad files and symlink entries are never written; reading them
 // gives zeros. Files are created when the first block of theirs arrives and
 // set to their full length at once (sparse: no space is reserved).
 //
@@ -338,7 +338,9 @@ func (s *Storage) acquire(i int, write bool) (*handle, error) {
 			f, err = s.root.Open(name)
 		}
 	} else {
-		f, err = s.root.Open(name)
+		// Content being seeded is read where the user pointed, symbolic
+		// links included: only writes are confined to the root.
+		f, err = os.Open(s.FilePath(i))
 	}
 	if err != nil {
 		return nil, diskError(err)

@@ -44,7 +44,6 @@ def main():
         "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
         "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
         "out_enc_policy": enc, "in_enc_policy": enc, "allowed_enc_level": 3 if enc == 1 else (2 if enc == 0 else 1),
-        "upload_rate_limit": args.upload_limit,
         "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
         "user_agent": "libtorrent-interop",
     }
@@ -55,10 +54,19 @@ def main():
     params.save_path = args.save_dir
     if args.mode == "seed":
         params.flags |= lt.torrent_flags.seed_mode
+    # Start at once: an auto-managed torrent waits for the session's queue
+    # and turns peers away until then.
+    params.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
     h = ses.add_torrent(params)
+    if args.upload_limit:
+        # Per torrent: the session-wide limit exempts peers on the local network.
+        h.set_upload_limit(args.upload_limit)
 
-    deadline = time.time() + 10
-    while not ses.is_listening() and time.time() < deadline:
+    # Ready once listening and the torrent has left its checking states
+    # (until then libtorrent turns away connections for it).
+    deadline = time.time() + 30
+    busy = (lt.torrent_status.states.checking_files, lt.torrent_status.states.checking_resume_data)
+    while (not ses.is_listening() or h.status().state in busy or h.status().paused) and time.time() < deadline:
         time.sleep(0.02)
     say(event="listening", port=ses.listen_port())
     for p in args.peer:
