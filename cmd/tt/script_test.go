@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,17 @@ func TestScripts(t *testing.T) {
 				b[0] ^= 0xff
 				_, err = f.WriteAt(b, off)
 				ts.Check(err)
+			},
+			// freeport VAR sets VAR to a TCP port on 127.0.0.1 that the OS
+			// just handed out.
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: freeport VAR")
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+				ln.Close()
 			},
 			// mkdata FILE SIZE [SEED] writes SIZE pseudo-random bytes.
 			"mkdata": func(ts *testscript.TestScript, neg bool, args []string) {

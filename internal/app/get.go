@@ -181,7 +181,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		seedDone = watchStats(runCtx, env, s, o, stop)
+		seedDone = watchStats(runCtx, env, s, o, stop, ew)
 	}()
 	err = s.Run(runCtx)
 	stop()
@@ -191,6 +191,9 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 			return Exit(storageCode(ferr), ferr)
 		}
 		store.RemoveResume()
+	}
+	if !o.Quiet && !o.JSON {
+		fmt.Fprintf(env.Stderr, "tt: %s\n", summaryLine(s.Final()))
 	}
 	switch {
 	case err == nil:
@@ -215,7 +218,7 @@ var errTimeout = errors.New("timeout")
 
 // watchStats prints status lines and ends seeding once --seed-ratio or
 // --seed-time is reached (returning true then).
-func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOptions, stop func()) bool {
+func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOptions, stop func(), ew *eventWriter) bool {
 	interval := o.StatusInterval
 	if interval <= 0 {
 		interval = 5 * time.Second
@@ -227,8 +230,14 @@ func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOption
 			return false
 		case st := <-s.Stats():
 			now := time.Now()
-			if !o.Quiet && !o.JSON && now.Sub(lastPrint) >= interval {
-				fmt.Fprintf(env.Stderr, "tt: %s\n", statusLine(st))
+			if now.Sub(lastPrint) >= interval {
+				switch {
+				case ew != nil:
+					ew.Emit(session.Event{Time: now, Type: "progress", Have: st.Have, Pieces: st.Pieces, Left: st.Left,
+						Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate, UpRate: st.UpRate, NumPeers: len(st.Peers)})
+				case !o.Quiet:
+					fmt.Fprintf(env.Stderr, "tt: %s\n", statusLine(st))
+				}
 				lastPrint = now
 			}
 			if st.Complete && (o.SeedRatio > 0 || o.SeedTime > 0) {

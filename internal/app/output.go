@@ -73,8 +73,8 @@ func (ew *eventWriter) Close() {
 // statusLine renders one plain progress line from a snapshot.
 func statusLine(st session.Stats) string {
 	pct := 100.0
-	if st.Pieces > 0 {
-		pct = float64(st.Have) * 100 / float64(st.Pieces)
+	if st.Wanted > 0 {
+		pct = float64(st.Wanted-st.Left) * 100 / float64(st.Wanted)
 	}
 	seeds := 0
 	for _, p := range st.Peers {
@@ -88,12 +88,30 @@ func statusLine(st session.Stats) string {
 	}
 	state := "downloading"
 	switch {
-	case st.Complete:
+	case st.Complete && st.Seeding:
 		state = "seeding"
+	case st.Complete:
+		state = "complete"
 	case st.Endgame:
 		state = "endgame"
 	}
 	return fmt.Sprintf("%s %5.1f%% %d/%d pieces  down %s/s  up %s/s  peers %d (%d seeds, %d known)  eta %s",
 		state, pct, st.Have, st.Pieces, FormatSize(int64(st.DownRate)), FormatSize(int64(st.UpRate)),
 		len(st.Peers), seeds, st.Known, eta)
+}
+
+// summaryLine is the last line of a plain run: what was moved, how fast.
+func summaryLine(st session.Stats) string {
+	secs := st.Elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(st.Downloaded) / secs
+	}
+	state := "stopped at"
+	if st.Complete {
+		state = "complete:"
+	}
+	return fmt.Sprintf("%s %s %d/%d pieces; downloaded %s in %s (%s/s), uploaded %s, %d hash failures",
+		printable(st.Name), state, st.Have, st.Pieces, FormatSize(st.Downloaded), st.Elapsed.Round(100*time.Millisecond),
+		FormatSize(int64(rate)), FormatSize(st.Uploaded), st.HashFails)
 }

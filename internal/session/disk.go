@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"fmt"
+	"hash"
 	"sync"
 
 	"tt/peerwire"
@@ -30,19 +31,53 @@ type diskEvent struct {
 	blockHashes [][20]byte
 }
 
+// pieceHasher hashes a piece as its blocks are written, as long as they
+// arrive in order (the usual case: requests go out in order), so that a
+// completed piece need not be read back from disk.
+type pieceHasher struct {
+	h      hash.Hash
+	next   int64
+	broken bool // a block came out of order: read the piece back instead
+}
+
 // diskLoop writes blocks in arrival order, so a piece's blocks are all on
-// disk before it is hashed; hashing runs on a bounded pool of goroutines.
+// disk before it is hashed. Pieces whose blocks came in order are judged
+// from the running hash; the others are read back and hashed on a bounded
+// pool of goroutines.
 func (s *Session) diskLoop() {
 	sem := make(chan struct{}, s.cfg.HashWorkers)
 	var wg sync.WaitGroup
+	hashers := map[int]*pieceHasher{}
 	for j := range s.diskJobs {
 		err := s.store.WriteBlock(j.piece, j.begin, j.data)
-		putBlock(j.data)
 		if err != nil {
-			s.postDisk(diskEvent{piece: j.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
+			putBlock(j.data)
+			delete(hashers, j.piece)
+			wg.Add(1)
+			go func(ev diskEvent) { defer wg.Done(); s.postDisk(ev) }(diskEvent{piece: j.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
 			continue
 		}
+		ph := hashers[j.piece]
+		if ph == nil {
+			ph = &pieceHasher{h: sha1.New()}
+			hashers[j.piece] = ph
+		}
+		if !ph.broken && j.begin == ph.next {
+			ph.h.Write(j.data)
+			ph.next += int64(len(j.data))
+		} else {
+			ph.broken = true
+		}
+		putBlock(j.data)
 		if !j.ready {
+			continue
+		}
+		delete(hashers, j.piece)
+		if !ph.broken && ph.next == s.t.PieceLen(j.piece) {
+			var sum [20]byte
+			ph.h.Sum(sum[:0])
+			wg.Add(1)
+			go func(piece int) { defer wg.Done(); s.postDisk(s.judgePiece(piece, sum)) }(j.piece)
 			continue
 		}
 		sem <- struct{}{}
@@ -55,11 +90,18 @@ func (s *Session) diskLoop() {
 	wg.Wait()
 }
 
+// hashPiece reads a piece back from storage and judges it.
 func (s *Session) hashPiece(piece int) diskEvent {
 	sum, err := s.store.HashPiece(piece)
 	if err != nil {
 		return diskEvent{piece: piece, err: fmt.Errorf("%w: %w", ErrDisk, err)}
 	}
+	return s.judgePiece(piece, sum)
+}
+
+// judgePiece compares a piece's hash with the torrent's; for smart ban it
+// also hashes the blocks of a piece that failed, or passed after failing.
+func (s *Session) judgePiece(piece int, sum [20]byte) diskEvent {
 	ev := diskEvent{piece: piece, ok: bytes.Equal(sum[:], s.t.PieceHash(piece))}
 	if !ev.ok || s.suspectPiece(piece) {
 		ev.blockHashes = s.blockHashes(piece)

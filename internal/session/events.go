@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"time"
 
 	"tt/internal/choker"
@@ -8,8 +9,8 @@ import (
 
 // Event is one line of `tt get --json` (NDJSON). Type is one of: listening, started,
 // peer_connected, peer_disconnected, peer_banned, piece_verified,
-// hash_failed, tracker_reply, tracker_error, complete, done. Fields that do
-// not apply are left out.
+// hash_failed, tracker_reply, tracker_error, dial_failed, progress, complete,
+// done. Fields that do not apply are left out.
 type Event struct {
 	Time       time.Time `json:"time"`
 	Type       string    `json:"type"`
@@ -17,9 +18,9 @@ type Event struct {
 	Peers      []string  `json:"peers,omitempty"`
 	Source     string    `json:"source,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
-	Piece      int       `json:"piece,omitempty"`
-	Have       int       `json:"have,omitempty"`
-	Pieces     int       `json:"pieces,omitempty"`
+	Piece      int       `json:"-"` // in piece_verified, hash_failed, peer_banned
+	Have       int       `json:"-"` // with Pieces, in started, progress, complete, done, piece_verified
+	Pieces     int       `json:"-"`
 	Downloaded int64     `json:"downloaded,omitempty"`
 	Uploaded   int64     `json:"uploaded,omitempty"`
 	Tracker    string    `json:"tracker,omitempty"`
@@ -28,6 +29,29 @@ type Event struct {
 	Leechers   int       `json:"leechers,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Port       int       `json:"port,omitempty"`
+	DownRate   float64   `json:"down_rate,omitempty"` // bytes/s, in progress
+	UpRate     float64   `json:"up_rate,omitempty"`
+	Left       int64     `json:"left,omitempty"`
+}
+
+// MarshalJSON writes the counters that may be zero only where they mean
+// something, so that piece 0 and "have 0 pieces" are not lost.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	out := struct {
+		plain
+		Piece  *int `json:"piece,omitempty"`
+		Have   *int `json:"have,omitempty"`
+		Pieces *int `json:"pieces,omitempty"`
+	}{plain: plain(e)}
+	switch e.Type {
+	case "piece_verified", "hash_failed", "peer_banned":
+		out.Piece = &e.Piece
+	}
+	if e.Pieces > 0 {
+		out.Have, out.Pieces = &e.Have, &e.Pieces
+	}
+	return json.Marshal(out)
 }
 
 // PeerStats describes one connection in a Stats snapshot.
@@ -57,8 +81,9 @@ type Stats struct {
 	Name       string
 	Pieces     int
 	Have       int
-	Total      int64 // bytes wanted
-	Left       int64
+	Total      int64 // bytes of the torrent
+	Left       int64 // bytes of wanted pieces not yet verified
+	Wanted     int64 // bytes of wanted pieces
 	Downloaded int64 // payload bytes received
 	Uploaded   int64 // payload bytes sent
 	Wasted     int64 // received and not used
@@ -67,19 +92,32 @@ type Stats struct {
 	HashFails  int
 	Endgame    bool
 	Complete   bool
-	Known      int // peer addresses known
+	Seeding    bool // complete and serving others
+	Known      int  // peer addresses known
 	Peers      []PeerStats
 	Elapsed    time.Duration
 }
 
 // publish sends a snapshot; an unread older one is replaced.
 func (s *Session) publish() {
+	st := s.snapshot()
+	select {
+	case <-s.stats:
+	default:
+	}
+	s.stats <- st
+}
+
+// Final is the last snapshot; call it only after Run has returned.
+func (s *Session) Final() Stats { return s.snapshot() }
+
+func (s *Session) snapshot() Stats {
 	st := Stats{
 		Name: s.t.Info.Name, Pieces: s.numPieces, Have: s.pick.HaveCount(),
-		Total: s.t.Info.TotalLength, Left: s.left.Load(),
+		Total: s.t.Info.TotalLength, Left: s.left.Load(), Wanted: s.wanted,
 		Downloaded: s.down.total, Uploaded: s.up.total, Wasted: s.wasted,
 		DownRate: s.down.rate, UpRate: s.up.rate, HashFails: s.hashFails,
-		Endgame: s.pick.Endgame(), Complete: s.pick.Complete(), Known: len(s.known),
+		Endgame: s.pick.Endgame(), Complete: s.pick.Complete(), Seeding: s.pick.Complete() && s.cfg.Seed, Known: len(s.known),
 		Elapsed: time.Since(s.startedAt),
 	}
 	opt := map[choker.PeerID]bool{}
@@ -95,9 +133,5 @@ func (s *Session) publish() {
 			Progress: float64(p.haveCount) / float64(max(s.numPieces, 1)), Requests: len(p.requests), Uploads: p.uploads,
 		})
 	}
-	select {
-	case <-s.stats:
-	default:
-	}
-	s.stats <- st
+	return st
 }

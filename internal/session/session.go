@@ -93,6 +93,7 @@ type Session struct {
 	upLimit, downLimit *bucket
 	down, up           rateMeter
 	wasted             int64
+	wanted             int64 // bytes of wanted pieces
 	hashFails          int
 	round              int
 	optimistic         []choker.PeerID
@@ -382,13 +383,18 @@ func (s *Session) post(ev connEvent) {
 }
 
 func (s *Session) updateLeft() {
-	var left int64
+	var left, wanted int64
 	for i := 0; i < s.numPieces; i++ {
-		if !s.pick.Have().Has(i) && s.pick.PiecePriority(i) != picker.Skip {
+		if s.pick.PiecePriority(i) == picker.Skip {
+			continue
+		}
+		wanted += s.t.PieceLen(i)
+		if !s.pick.Have().Has(i) {
 			left += s.t.PieceLen(i)
 		}
 	}
 	s.left.Store(left)
+	s.wanted = wanted
 }
 
 // addPeers records addresses to connect to.

@@ -356,3 +356,22 @@ func TestConcurrentAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedThroughSymlink: content the user points at through a symbolic
+// link is served (only writes are confined to the directory).
+func TestSeedThroughSymlink(t *testing.T) {
+	tor, content, src := fixture(t, []int64{40000}, 16384, true)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(tor, "", Options{ContentPath: link, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	buf := make([]byte, 16384)
+	if _, err := s.ReadBlock(1, 0, buf); err != nil || !bytes.Equal(buf, content[16384:32768]) {
+		t.Fatalf("ReadBlock through a link: %v", err)
+	}
+}
