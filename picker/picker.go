@@ -506,6 +506,9 @@ func (p *Picker) Outstanding(peer PeerID) int {
 // Have returns a copy of the set of verified pieces.
 func (p *Picker) Have() Bitfield { return p.have.Clone() }
 
+// Has reports whether piece i is verified (without copying the bitfield).
+func (p *Picker) Has(i int) bool { return p.have.Has(i) }
+
 // HaveCount returns the number of verified pieces.
 func (p *Picker) HaveCount() int { return p.haveCount }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -17,8 +18,15 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// TT_CPUPROFILE=FILE writes a CPU profile of the run (for go tool pprof).
+	if path := os.Getenv("TT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		}
+	}
 	code := run(ctx, app.OSEnv(), os.Args)
 	stop()
+	pprof.StopCPUProfile()
 	os.Exit(code)
 }
 
@@ -66,6 +74,7 @@ func newApp(env *app.Env) *cli.App {
 			verifyCommand(env),
 			getCommand(env),
 			seedCommand(env),
+			demoCommand(env),
 		},
 	}
 	for _, c := range a.Commands {

@@ -20,7 +20,10 @@ func swarmFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as NDJSON on stdout (see docs/json.md)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		&cli.DurationFlag{Name: "status-interval", Value: 5e9, Usage: "how often to print a status line"},
+		&cli.DurationFlag{Name: "status-interval", Value: 5e9, Usage: "how often to print a status line (or, with --json, a progress event)"},
+		&cli.BoolFlag{Name: "tui", Usage: "show the live view even when stdout is not a terminal (it draws on stderr)"},
+		&cli.BoolFlag{Name: "no-tui", Usage: "never show the live view; print status lines instead"},
+		&cli.DurationFlag{Name: "refresh", Value: 1e9, Usage: "least time between two redraws of the live view"},
 	}
 }
 
@@ -29,6 +32,15 @@ func swarmOptions(c *cli.Context) (app.SwarmOptions, error) {
 		Port: c.Int("port"), Bind: c.String("bind"), Peers: c.StringSlice("peer"), MaxPeers: c.Int("max-peers"),
 		StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), NoTrackers: c.Bool("no-trackers"),
 		JSON: c.Bool("json"), Quiet: c.Bool("quiet"), StatusInterval: c.Duration("status-interval"),
+		Refresh: c.Duration("refresh"),
+	}
+	switch {
+	case c.Bool("tui") && c.Bool("no-tui"):
+		return o, app.Usagef("--tui and --no-tui contradict each other")
+	case c.Bool("tui"):
+		o.TUI = app.TUIOn
+	case c.Bool("no-tui"):
+		o.TUI = app.TUIOff
 	}
 	for name, dst := range map[string]*int64{"upload-limit": &o.UploadLimit, "download-limit": &o.DownloadLimit} {
 		if v := c.String(name); v != "" {
@@ -92,6 +104,48 @@ func seedCommand(env *app.Env) *cli.Command {
 			}
 			o.Torrent, o.Content = c.Args().Get(0), c.Args().Get(1)
 			return app.Seed(c.Context, env, o)
+		},
+	}
+}
+
+func demoCommand(env *app.Env) *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "download from a swarm built on this machine, to see tt at work",
+		Description: "Starts a tracker and a few seeders of generated content inside this process, on\n" +
+			"127.0.0.1 only, and downloads from them with the engine and live view of tt get.\n" +
+			"Nothing leaves the machine; the files are removed afterwards unless --keep names a directory.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "keep", Usage: "keep the torrent, the content and the download in `DIR` (new or empty)"},
+			&cli.StringFlag{Name: "size", Value: "128MiB", Usage: "content `SIZE`"},
+			&cli.IntFlag{Name: "seeders", Value: 3, Usage: "how many seeders"},
+			&cli.StringFlag{Name: "rate", Value: "8MiB", Usage: "each seeder's upload `RATE` per second (0: unlimited)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the download's events as NDJSON on stdout"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "tui", Usage: "show the live view even when stdout is not a terminal"},
+			&cli.BoolFlag{Name: "no-tui", Usage: "print status lines instead of the live view"},
+			&cli.DurationFlag{Name: "refresh", Value: 1e9, Usage: "least time between two redraws of the live view"},
+			&cli.DurationFlag{Name: "status-interval", Value: 2e9, Usage: "how often to print a status line"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return app.Usagef("demo: no arguments expected, got %d", c.NArg())
+			}
+			o, err := swarmOptions(c)
+			if err != nil {
+				return err
+			}
+			d := app.DemoOptions{Keep: c.String("keep"), Seeders: c.Int("seeders"), Swarm: o}
+			if d.Size, err = app.ParseSize(c.String("size")); err != nil || d.Size < 1<<20 {
+				return app.Usagef("--size %q: want a size of at least 1MiB", c.String("size"))
+			}
+			if d.Rate, err = app.ParseSize(c.String("rate")); err != nil {
+				return app.Usagef("--rate: %v", err)
+			}
+			if d.Seeders < 1 || d.Seeders > 20 {
+				return app.Usagef("--seeders %d: want 1 to 20", d.Seeders)
+			}
+			return app.Demo(c.Context, env, d)
 		},
 	}
 }

@@ -48,6 +48,8 @@ type SwarmOptions struct {
 	JSON           bool
 	Quiet          bool
 	StatusInterval time.Duration
+	TUI            string        // TUIAuto, TUIOn, TUIOff
+	Refresh        time.Duration // least time between TUI redraws
 }
 
 // Get downloads a torrent.
@@ -152,6 +154,8 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	if !seeding {
 		cfg.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
 	}
+	tuiOn := useTUI(env, o)
+	cfg.Detail = tuiOn
 	if ew != nil {
 		cfg.Events = ew.Emit
 		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
@@ -173,7 +177,10 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		}
 		return nil
 	})
-	if !o.Quiet && !o.JSON {
+	var view *live
+	if tuiOn {
+		view = startLive(env, o, t.Info.Name, t.InfoHash, s, stop)
+	} else if !o.Quiet && !o.JSON {
 		fmt.Fprintf(env.Stderr, "tt: %s %s (%s, %d pieces) on port %d\n", map[bool]string{true: "seeding", false: "getting"}[seeding],
 			printable(t.Info.Name), FormatSize(t.Info.TotalLength), t.NumPieces(), port)
 	}
@@ -181,11 +188,22 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		seedDone = watchStats(runCtx, env, s, o, stop, ew)
+		seedDone = watchStats(runCtx, env, s, o, stop, ew, view)
 	}()
-	err = s.Run(runCtx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(runCtx) }()
+	var forced <-chan struct{}
+	if view != nil {
+		forced = view.forced
+	}
+	select {
+	case err = <-runDone:
+	case <-forced:
+		return Exit(ExitInterrupted, errors.New("stopped at once; run the same command to resume"))
+	}
 	stop()
 	<-watchDone
+	view.finish()
 	if !seeding && s.Complete() {
 		if ferr := store.Finish(); ferr != nil {
 			return Exit(storageCode(ferr), ferr)
@@ -194,6 +212,9 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	}
 	if !o.Quiet && !o.JSON {
 		fmt.Fprintf(env.Stderr, "tt: %s\n", summaryLine(s.Final()))
+	}
+	if view != nil && view.ctl.stopped.Load() && err != nil {
+		return Exit(ExitInterrupted, errors.New("stopped; progress saved, run the same command to resume"))
 	}
 	switch {
 	case err == nil:
@@ -218,7 +239,7 @@ var errTimeout = errors.New("timeout")
 
 // watchStats prints status lines and ends seeding once --seed-ratio or
 // --seed-time is reached (returning true then).
-func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOptions, stop func(), ew *eventWriter) bool {
+func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOptions, stop func(), ew *eventWriter, view *live) bool {
 	interval := o.StatusInterval
 	if interval <= 0 {
 		interval = 5 * time.Second
@@ -230,8 +251,10 @@ func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOption
 			return false
 		case st := <-s.Stats():
 			now := time.Now()
+			view.publish(st)
 			if now.Sub(lastPrint) >= interval {
 				switch {
+				case view != nil:
 				case ew != nil:
 					ew.Emit(session.Event{Time: now, Type: "progress", Have: st.Have, Pieces: st.Pieces, Left: st.Left,
 						Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate, UpRate: st.UpRate, NumPeers: len(st.Peers)})

@@ -48,27 +48,72 @@ func (s *Session) diskLoop() {
 	sem := make(chan struct{}, s.cfg.HashWorkers)
 	var wg sync.WaitGroup
 	hashers := map[int]*pieceHasher{}
-	for j := range s.diskJobs {
-		err := s.store.WriteBlock(j.piece, j.begin, j.data)
-		if err != nil {
-			putBlock(j.data)
-			delete(hashers, j.piece)
-			wg.Add(1)
-			go func(ev diskEvent) { defer wg.Done(); s.postDisk(ev) }(diskEvent{piece: j.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
-			continue
+	// Runs of contiguous blocks of one piece that are already queued are
+	// written with one call: fewer system calls for the page cache.
+	run := make([]byte, 0, maxWriteRun)
+	var pending []diskJob
+	for {
+		var j diskJob
+		var ok bool
+		if len(pending) > 0 {
+			j, pending = pending[0], pending[1:]
+			ok = true
+		} else {
+			j, ok = <-s.diskJobs
 		}
-		ph := hashers[j.piece]
+		if !ok {
+			break
+		}
+		jobs := []diskJob{j}
+		end := j.begin + int64(len(j.data))
+	gather:
+		for !j.ready && len(run)+int(end-jobs[0].begin) < maxWriteRun {
+			select {
+			case n, more := <-s.diskJobs:
+				if !more {
+					break gather
+				}
+				if n.piece != j.piece || n.begin != end {
+					pending = append(pending, n)
+					break gather
+				}
+				jobs = append(jobs, n)
+				end += int64(len(n.data))
+				j = n
+			default:
+				break gather
+			}
+		}
+		data := jobs[0].data
+		if len(jobs) > 1 {
+			run = run[:0]
+			for _, x := range jobs {
+				run = append(run, x.data...)
+			}
+			data = run
+		}
+		first := jobs[0]
+		err := s.store.WriteBlock(first.piece, first.begin, data)
+		ph := hashers[first.piece]
 		if ph == nil {
 			ph = &pieceHasher{h: sha1.New()}
-			hashers[j.piece] = ph
+			hashers[first.piece] = ph
 		}
-		if !ph.broken && j.begin == ph.next {
-			ph.h.Write(j.data)
-			ph.next += int64(len(j.data))
+		if err == nil && !ph.broken && first.begin == ph.next {
+			ph.h.Write(data)
+			ph.next += int64(len(data))
 		} else {
 			ph.broken = true
 		}
-		putBlock(j.data)
+		for _, x := range jobs {
+			putBlock(x.data)
+		}
+		if err != nil {
+			delete(hashers, first.piece)
+			wg.Add(1)
+			go func(ev diskEvent) { defer wg.Done(); s.postDisk(ev) }(diskEvent{piece: first.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
+			continue
+		}
 		if !j.ready {
 			continue
 		}
@@ -89,6 +134,9 @@ func (s *Session) diskLoop() {
 	}
 	wg.Wait()
 }
+
+// maxWriteRun bounds one coalesced write.
+const maxWriteRun = 1 << 20
 
 // hashPiece reads a piece back from storage and judges it.
 func (s *Session) hashPiece(piece int) diskEvent {

@@ -78,24 +78,34 @@ type PeerStats struct {
 
 // Stats is a snapshot of a session, published every second.
 type Stats struct {
-	Name       string
-	Pieces     int
-	Have       int
-	Total      int64 // bytes of the torrent
-	Left       int64 // bytes of wanted pieces not yet verified
-	Wanted     int64 // bytes of wanted pieces
-	Downloaded int64 // payload bytes received
-	Uploaded   int64 // payload bytes sent
-	Wasted     int64 // received and not used
-	DownRate   float64
-	UpRate     float64
-	HashFails  int
-	Endgame    bool
-	Complete   bool
-	Seeding    bool // complete and serving others
-	Known      int  // peer addresses known
-	Peers      []PeerStats
-	Elapsed    time.Duration
+	Name        string
+	Pieces      int
+	PieceLength int64
+	Have        int
+	Total       int64 // bytes of the torrent
+	Left        int64 // bytes of wanted pieces not yet verified
+	Wanted      int64 // bytes of wanted pieces
+	Downloaded  int64 // payload bytes received
+	Uploaded    int64 // payload bytes sent
+	Wasted      int64 // received and not used
+	DownRate    float64
+	UpRate      float64
+	HashFails   int
+	Endgame     bool
+	Complete    bool
+	Seeding     bool // complete and serving others
+	Known       int  // peer addresses known
+	Peers       []PeerStats
+	Elapsed     time.Duration
+	State       string         // downloading, endgame, stalled, paused, complete, seeding
+	Reason      string         // why, when stalled
+	Sources     map[string]int // connected peers by source (tracker, manual, incoming)
+
+	// With Config.Detail only:
+	PieceState   []uint8  // per piece: PieceMissing, PiecePartial, PieceHave, PieceSkipped
+	Availability []uint16 // per piece: peers that have it
+	Files        []FileStats
+	Trackers     []TrackerStats
 }
 
 // publish sends a snapshot; an unread older one is replaced.
@@ -113,18 +123,23 @@ func (s *Session) Final() Stats { return s.snapshot() }
 
 func (s *Session) snapshot() Stats {
 	st := Stats{
-		Name: s.t.Info.Name, Pieces: s.numPieces, Have: s.pick.HaveCount(),
+		Name: s.t.Info.Name, Pieces: s.numPieces, PieceLength: s.t.Info.PieceLength, Have: s.pick.HaveCount(),
 		Total: s.t.Info.TotalLength, Left: s.left.Load(), Wanted: s.wanted,
 		Downloaded: s.down.total, Uploaded: s.up.total, Wasted: s.wasted,
 		DownRate: s.down.rate, UpRate: s.up.rate, HashFails: s.hashFails,
 		Endgame: s.pick.Endgame(), Complete: s.pick.Complete(), Seeding: s.pick.Complete() && s.cfg.Seed, Known: len(s.known),
-		Elapsed: time.Since(s.startedAt),
+		Elapsed: time.Since(s.startedAt), Sources: map[string]int{},
+	}
+	st.State, st.Reason = s.state()
+	if s.cfg.Detail {
+		s.detail(&st)
 	}
 	opt := map[choker.PeerID]bool{}
 	for _, id := range s.optimistic {
 		opt[id] = true
 	}
 	for _, p := range s.peers {
+		st.Sources[p.source]++
 		st.Peers = append(st.Peers, PeerStats{
 			Addr: p.c.addr.String(), Client: p.client, Source: p.source,
 			AmChoking: p.amChoking, AmInterested: p.amInterested, PeerChoking: p.peerChoking, PeerInterested: p.peerInterested,

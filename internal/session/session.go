@@ -59,6 +59,7 @@ type Config struct {
 	StallAfter  time.Duration              // give up when nothing arrives for this long (0: never)
 	Checkpoint  func(have picker.Bitfield) // called periodically and at the end with the verified pieces
 	Events      func(Event)                // called from the loop and the tracker goroutine: safe for concurrent use, never blocking
+	Detail      bool                       // snapshots carry piece, file and tracker detail (for a live view)
 	ClientName  string
 	HashWorkers int
 }
@@ -94,6 +95,12 @@ type Session struct {
 	down, up           rateMeter
 	wasted             int64
 	wanted             int64 // bytes of wanted pieces
+	control            chan func()
+	paused             bool
+	announcedComplete  bool
+	prios              []picker.Priority // per file
+	avail              []int
+	trackers           trackerBoard
 	hashFails          int
 	round              int
 	optimistic         []choker.PeerID
@@ -155,6 +162,7 @@ type peerState struct {
 	strikes                     int
 	reason                      choker.Reason
 	haveCount                   int
+	depth                       int // request queue floor, grown like TCP slow start
 }
 
 // New prepares a session; Run starts it.
@@ -211,6 +219,23 @@ func New(cfg Config) (*Session, error) {
 	}
 	for _, a := range cfg.Peers {
 		s.known[a] = &knownPeer{source: "manual"}
+	}
+	s.control = make(chan func())
+	s.prios = make([]picker.Priority, len(t.Info.Files))
+	for i := range s.prios {
+		s.prios[i] = picker.Normal
+		if cfg.Priorities != nil {
+			s.prios[i] = cfg.Priorities[i]
+		}
+	}
+	for tier, urls := range t.Trackers() {
+		for _, u := range urls {
+			status := "not contacted"
+			if cfg.NoTrackers {
+				status = "disabled"
+			}
+			s.trackers.list = append(s.trackers.list, TrackerStats{URL: u, Tier: tier, Status: status})
+		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -321,6 +346,8 @@ func (s *Session) loop(ctx context.Context) error {
 			}
 		case ev := <-s.diskEvents:
 			s.handleDisk(ev)
+		case f := <-s.control:
+			f()
 		case f := <-s.found:
 			s.addPeers(f.peers, f.source)
 		case now := <-tick.C:
@@ -357,7 +384,7 @@ func redialDelay(n int) time.Duration {
 }
 
 func (s *Session) checkStall() error {
-	if s.cfg.StallAfter <= 0 || s.done || time.Since(s.lastData) < s.cfg.StallAfter {
+	if s.cfg.StallAfter <= 0 || s.done || s.paused || time.Since(s.lastData) < s.cfg.StallAfter {
 		return nil
 	}
 	if !s.everConnected {
@@ -389,7 +416,7 @@ func (s *Session) updateLeft() {
 			continue
 		}
 		wanted += s.t.PieceLen(i)
-		if !s.pick.Have().Has(i) {
+		if !s.pick.Has(i) {
 			left += s.t.PieceLen(i)
 		}
 	}
@@ -412,7 +439,7 @@ func (s *Session) addPeers(addrs []netip.AddrPort, source string) {
 
 // connectMore dials known peers while there is room.
 func (s *Session) connectMore() {
-	if s.done && !s.cfg.Seed {
+	if (s.done && !s.cfg.Seed) || s.paused {
 		return
 	}
 	now := time.Now()
@@ -468,7 +495,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 		}
 		return
 	}
-	if n.hs.InfoHash != s.t.InfoHash || len(s.peers) >= s.cfg.MaxPeers+10 || (s.done && !s.cfg.Seed) {
+	if n.hs.InfoHash != s.t.InfoHash || len(s.peers) >= s.cfg.MaxPeers+10 || (s.done && !s.cfg.Seed) || s.paused {
 		reject("unwanted")
 		return
 	}
@@ -495,7 +522,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 	p := &peerState{
 		c: c, source: n.source, amChoking: true, peerChoking: true,
 		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
-		reqq: 250, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
+		reqq: 250, depth: initialDepth, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
 	}
 	s.peers[c.id] = p
 	s.everConnected = true
@@ -673,7 +700,7 @@ func (s *Session) handleRequest(p *peerState, m peerwire.Message) error {
 			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}})
 		}
 	}
-	if p.amChoking || !s.pick.Have().Has(int(m.Index)) || p.uploads >= maxQueuedUploads {
+	if p.amChoking || !s.pick.Has(int(m.Index)) || p.uploads >= maxQueuedUploads {
 		reject()
 		return nil
 	}
@@ -697,6 +724,11 @@ func (s *Session) handlePiece(p *peerState, m peerwire.Message) error {
 	p.lastPiece = time.Now()
 	s.lastData = p.lastPiece
 	p.snubbed = false
+	// Slow start: every answered request allows one more outstanding, so
+	// the queue doubles each round trip until the measured rate takes over.
+	if p.depth < maxDepth && int(p.down.rate*queueTime/picker.BlockSize) < p.depth {
+		p.depth++
+	}
 	if !asked {
 		s.wasted += int64(n)
 		putBlock(m.Payload)
@@ -745,13 +777,19 @@ func (s *Session) updateInterest(p *peerState) {
 // should have requested and not yet received.
 const queueTime = 2.0
 
+// Request queue bounds per peer (also capped by the peer's reqq).
+const (
+	initialDepth = 16
+	maxDepth     = 1000
+)
+
 func (s *Session) requestMore(p *peerState) {
 	if p.peerChoking || !p.amInterested || s.done {
 		return
 	}
 	depth := int(p.down.rate * queueTime / picker.BlockSize)
-	depth = max(depth, 8)
-	depth = min(depth, p.reqq, 1000)
+	depth = max(depth, p.depth)
+	depth = min(depth, p.reqq, maxDepth)
 	n := depth - len(p.requests)
 	if n <= 0 {
 		return
@@ -798,7 +836,7 @@ func (s *Session) handleTick(elapsed time.Duration) {
 			}
 		}
 		if p.amInterested && !p.peerChoking && now.Sub(p.lastPiece) > snubTimeout {
-			p.snubbed = true
+			p.snubbed, p.depth = true, initialDepth
 		}
 		if timedOut {
 			s.requestAll()
@@ -865,7 +903,10 @@ func (s *Session) onComplete() {
 	}
 	s.done = true
 	s.left.Store(0)
-	close(s.completed)
+	if !s.announcedComplete {
+		s.announcedComplete = true
+		close(s.completed)
+	}
 	for _, p := range s.peers {
 		s.updateInterest(p)
 		if p.seed && !s.cfg.Seed {

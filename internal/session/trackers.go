@@ -29,6 +29,7 @@ func (s *Session) trackerLoop(ctx context.Context) {
 		url, err := tiers.Try(ctx, func(ctx context.Context, url string) error {
 			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
+			s.trackers.set(url, func(ts *TrackerStats) { ts.Status = "announcing" })
 			r, err := client.Announce(actx, url, &tracker.AnnounceRequest{
 				InfoHash: s.t.InfoHash, PeerID: s.peerID, Port: s.cfg.Port,
 				Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
@@ -36,8 +37,13 @@ func (s *Session) trackerLoop(ctx context.Context) {
 			})
 			if err != nil {
 				s.emit(Event{Type: "tracker_error", Tracker: url, Error: err.Error()})
+				s.trackers.set(url, func(ts *TrackerStats) { ts.Status, ts.Error, ts.Last = "error", err.Error(), time.Now() })
 				return err
 			}
+			s.trackers.set(url, func(ts *TrackerStats) {
+				ts.Status, ts.Error, ts.Last = "working", "", time.Now()
+				ts.Seeders, ts.Leechers, ts.Peers = r.Seeders, r.Leechers, len(r.Peers)
+			})
 			resp = r
 			return nil
 		})
@@ -86,6 +92,7 @@ func (s *Session) trackerLoop(ctx context.Context) {
 		now := time.Now()
 		if err != nil {
 			next = sched.Failed(now)
+			s.trackers.all(func(ts *TrackerStats) { ts.Next = next })
 			continue
 		}
 		ev = tracker.EventNone
@@ -93,6 +100,7 @@ func (s *Session) trackerLoop(ctx context.Context) {
 			trackerID = resp.TrackerID
 		}
 		next = sched.Succeeded(now, resp)
+		s.trackers.all(func(ts *TrackerStats) { ts.Next = next })
 		s.emit(Event{Type: "tracker_reply", Tracker: lastURL, NumPeers: len(resp.Peers), Seeders: resp.Seeders, Leechers: resp.Leechers})
 		select {
 		case s.found <- foundPeers{peers: resp.Peers, source: "tracker"}:
