@@ -69,6 +69,8 @@ type Options struct {
 	ASCII bool
 	// History is how many rate samples the sparklines keep (default 120).
 	History int
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Model is the TUI's state.
@@ -97,6 +99,9 @@ func New(o Options) Model {
 	if o.History <= 0 {
 		o.History = 120
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	m := Model{o: o, width: 80, height: 24}
 	m.sty = newStyles(o.Profile)
 	opts := []progress.Option{progress.WithoutPercentage(), progress.WithColorProfile(o.Profile)}
@@ -113,7 +118,7 @@ func New(o Options) Model {
 // graceful stop.
 func (m Model) Forced() bool { return m.forced }
 
-// View returns the current view index.
+// CurrentView returns the index of the view on screen.
 func (m Model) CurrentView() int { return m.view }
 
 type statsMsg session.Stats
@@ -179,6 +184,17 @@ func clamp(v, lo, hi int) int {
 }
 
 func (m Model) key(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	// Keys typed faster than the screen reads them arrive as one message.
+	if k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste {
+		var cmds []tea.Cmd
+		var tm tea.Model = m
+		for _, r := range k.Runes {
+			var cmd tea.Cmd
+			tm, cmd = tm.(Model).key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+			cmds = append(cmds, cmd)
+		}
+		return tm, tea.Batch(cmds...)
+	}
 	m.lastErr = ""
 	switch k.String() {
 	case "q", "ctrl+c":

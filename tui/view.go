@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -279,7 +278,7 @@ func (m Model) peers(w, h int) []string {
 	wide := w >= 120
 	header := fmt.Sprintf("%-21s %-14s %-4s %-5s %-5s %10s %10s %5s %4s", "address", "client", "via", "enc", "flags", "down", "up", "have", "reqs")
 	if wide {
-		header += "  why choked"
+		header += "  our choke"
 	}
 	lines := []string{"", m.sty.label.Render(m.fit(header, w))}
 	rows := max(h-2, 1)
@@ -301,8 +300,16 @@ func (m Model) peers(w, h int) []string {
 			m.flags(p), rate(p.DownRate), rate(p.UpRate), p.Progress*100, p.Requests)
 		if wide {
 			why := p.ChokeReason
-			if !p.AmChoking && why == "" {
+			if why == "" || why == "unknown" {
+				why = "not yet decided"
+			}
+			switch {
+			case !p.PeerInterested:
 				why = "-"
+			case p.AmChoking:
+				why = "choked: " + why
+			default:
+				why = "unchoked: " + why
 			}
 			line += "  " + why
 		}
@@ -462,8 +469,9 @@ func (m Model) trackers(w int) []string {
 	for _, t := range ts {
 		next := "-"
 		if !t.Next.IsZero() && t.Status != "disabled" {
-			next = shortDuration(time.Until(t.Next))
-			if time.Until(t.Next) <= 0 {
+			until := t.Next.Sub(m.o.Now())
+			next = shortDuration(until)
+			if until <= 0 {
 				next = "now"
 			}
 		}
