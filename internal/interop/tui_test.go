@@ -37,7 +37,9 @@ func (x *tmux) run(args ...string) string {
 
 func (x *tmux) screen() string { return x.run("capture-pane", "-p", "-t", x.session) }
 
-func (x *tmux) keys(keys ...string) { x.run(append([]string{"send-keys", "-t", x.session}, keys...)...) }
+func (x *tmux) keys(keys ...string) {
+	x.run(append([]string{"send-keys", "-t", x.session}, keys...)...)
+}
 
 // waitFor polls the screen until it shows every string in want.
 func (x *tmux) waitFor(d time.Duration, want ...string) string {
