@@ -372,3 +372,32 @@ func TestResize(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFrame200Peers is the cost of one snapshot and one frame with
+// 200 peers and 4096 pieces on a 160x48 terminal, in each view; at the
+// default refresh the view draws about once a second.
+func BenchmarkFrame200Peers(b *testing.B) {
+	st := fixture()
+	st.Pieces = 4096
+	st.PieceState = make([]uint8, st.Pieces)
+	st.Availability = make([]uint16, st.Pieces)
+	for i := range st.PieceState {
+		st.PieceState[i] = uint8(i % 3)
+		st.Availability[i] = uint16(i % 7)
+	}
+	st.Peers = nil
+	for i := 0; i < 200; i++ {
+		st.Peers = append(st.Peers, session.PeerStats{Addr: fmt.Sprintf("127.0.0.1:%d", 20000+i), Client: "libtorrent/2.0.8",
+			AmInterested: true, PeerInterested: i%2 == 0, DownRate: float64(i * 1000), UpRate: float64(i * 10), Progress: float64(i) / 200})
+	}
+	for v := 0; v < numViews; v++ {
+		b.Run(strings.ToLower(viewNames[v]), func(b *testing.B) {
+			m, _ := update(newTest(nil, false), tea.WindowSizeMsg{Width: 160, Height: 48}, key(fmt.Sprint(v+1)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				m, _ = update(m, statsMsg(st))
+				_ = m.View()
+			}
+		})
+	}
+}

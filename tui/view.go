@@ -278,7 +278,7 @@ func (m Model) peers(w, h int) []string {
 	wide := w >= 120
 	header := fmt.Sprintf("%-21s %-14s %-4s %-5s %-5s %10s %10s %5s %4s", "address", "client", "via", "enc", "flags", "down", "up", "have", "reqs")
 	if wide {
-		header += "  our choke"
+		header += fmt.Sprintf(" %6s  our choke", "theirs")
 	}
 	lines := []string{"", m.sty.label.Render(m.fit(header, w))}
 	rows := max(h-2, 1)
@@ -311,7 +311,7 @@ func (m Model) peers(w, h int) []string {
 			default:
 				why = "unchoked: " + why
 			}
-			line += "  " + why
+			line += fmt.Sprintf(" %6d  %s", p.Uploads, why)
 		}
 		line = m.fit(line, w)
 		if i == m.peerCursor {
@@ -349,7 +349,25 @@ func (m Model) pieces(w, h int) []string {
 	if m.o.ASCII {
 		gHave, gPart, gMiss, gSkip = "#", "+", ".", " "
 	}
-	var row strings.Builder
+	// Cells of one kind are drawn in runs: one styled string per run, not
+	// per cell. Kinds: have, downloading, skipped, then missing by
+	// availability class.
+	kinds := []lipgloss.Style{m.sty.have, m.sty.partial, m.sty.r.NewStyle()}
+	kinds = append(kinds, m.sty.avail...)
+	glyphs := []string{gHave, gPart, gSkip, gMiss, gMiss, gMiss, gMiss}
+	// Each style's escape codes, taken once from a rendered marker.
+	pre, post := make([]string, len(kinds)), make([]string, len(kinds))
+	for k, st := range kinds {
+		pre[k], post[k], _ = strings.Cut(st.Render("\x00"), "\x00")
+	}
+	var row, run strings.Builder
+	cur := -1
+	flush := func() {
+		if run.Len() > 0 {
+			row.WriteString(pre[cur] + run.String() + post[cur])
+			run.Reset()
+		}
+	}
 	row.WriteString(" ")
 	for c := 0; c < cells; c++ {
 		lo, hi := c*per, min((c+1)*per, n)
@@ -368,22 +386,28 @@ func (m Model) pieces(w, h int) []string {
 				}
 			}
 		}
+		kind := 3 + availClass(minAvail)
 		switch {
 		case have == hi-lo:
-			row.WriteString(m.sty.have.Render(gHave))
+			kind = 0
 		case part > 0:
-			row.WriteString(m.sty.partial.Render(gPart))
+			kind = 1
 		case skip == hi-lo:
-			row.WriteString(gSkip)
-		default:
-			row.WriteString(m.availStyle(minAvail).Render(gMiss))
+			kind = 2
 		}
+		if kind != cur {
+			flush()
+			cur = kind
+		}
+		run.WriteString(glyphs[kind])
 		if (c+1)%cols == 0 {
+			flush()
 			lines = append(lines, row.String())
 			row.Reset()
 			row.WriteString(" ")
 		}
 	}
+	flush()
 	if row.Len() > 1 {
 		lines = append(lines, row.String())
 	}
@@ -401,16 +425,19 @@ func (m Model) pieces(w, h int) []string {
 	return lines
 }
 
-func (m Model) availStyle(a int) lipgloss.Style {
+func (m Model) availStyle(a int) lipgloss.Style { return m.sty.avail[availClass(a)] }
+
+// availClass buckets availability: none, one peer, 2-3, 4 or more.
+func availClass(a int) int {
 	switch {
 	case a <= 0:
-		return m.sty.avail[0]
+		return 0
 	case a == 1:
-		return m.sty.avail[1]
+		return 1
 	case a <= 3:
-		return m.sty.avail[2]
+		return 2
 	}
-	return m.sty.avail[3]
+	return 3
 }
 
 func prioName(p picker.Priority) string {

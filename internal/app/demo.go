@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"tt/internal/session"
@@ -25,6 +26,9 @@ type DemoOptions struct {
 	Seeders int
 	Rate    int64 // each seeder's upload limit, bytes/s (0: none)
 	Swarm   SwarmOptions
+	// Measured, if set, receives the wall time and the process's CPU time
+	// (user + system) of the download alone.
+	Measured func(wall, cpu time.Duration)
 }
 
 // demoFiles is the shape of the generated content: a small release with a
@@ -115,7 +119,11 @@ func Demo(ctx context.Context, env *Env, o DemoOptions) error {
 	if g.StallTimeout == 0 {
 		g.StallTimeout = 30 * time.Second
 	}
+	wall0, cpu0 := time.Now(), processCPU()
 	err = runSwarm(ctx, env, g, false)
+	if o.Measured != nil {
+		o.Measured(time.Since(wall0), processCPU()-cpu0)
+	}
 	stopSeeds()
 	for i := 0; i < o.Seeders; i++ {
 		<-done
@@ -127,6 +135,15 @@ func Demo(ctx context.Context, env *Env, o DemoOptions) error {
 		say("kept %s (the torrent, the seeders' content and the download)", o.Keep)
 	}
 	return nil
+}
+
+// processCPU is the user and system time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startDemoSeeder runs one seeding session with its own listener.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,8 +31,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func demoEnv(t *testing.T, stdout, stderr *syncBuffer) *Env {
-	return &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr, Dir: t.TempDir(),
+func demoEnv(t testing.TB, stdout, stderr *syncBuffer) *Env {
+	var errw io.Writer = io.Discard
+	if stderr != nil {
+		errw = stderr
+	}
+	return &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: errw, Dir: t.TempDir(),
 		Getenv: func(string) string { return "" }, Now: time.Now}
 }
 

@@ -520,7 +520,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 	}
 	now := time.Now()
 	p := &peerState{
-		c: c, source: n.source, amChoking: true, peerChoking: true,
+		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), amChoking: true, peerChoking: true,
 		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
 		reqq: 250, depth: initialDepth, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
 	}
@@ -679,7 +679,9 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 			if eh.Reqq > 0 {
 				p.reqq = int(eh.Reqq)
 			}
-			p.client = eh.V
+			if eh.V != "" {
+				p.client = eh.V
+			}
 		}
 	default:
 		// suggest, allowed-fast, port and unknown messages are not used yet
