@@ -49,4 +49,3 @@ func BenchmarkTUICost(b *testing.B) {
 		})
 	}
 }
-

@@ -6,12 +6,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	bprogress "github.com/charmbracelet/bubbles/progress"
+	"github.com/muesli/termenv"
 )
 
-// progress draws a one-line progress meter on a terminal. It is safe to
-// call Set from any goroutine; drawing happens on its own ticker.
+// progress draws a one-line progress meter on a terminal (a bubbles
+// progress bar with the rate and ETA). It is safe to call Set from any
+// goroutine; drawing happens on its own ticker.
 type progress struct {
 	w     io.Writer
+	bar   bprogress.Model
 	label string
 	total int64
 	start time.Time
@@ -25,7 +30,10 @@ func startProgress(env *Env, label string, total int64, quiet bool) *progress {
 	if quiet || !env.tty(env.Stderr) {
 		return nil
 	}
-	p := &progress{w: env.Stderr, label: label, total: total, start: time.Now(), stop: make(chan struct{})}
+	profile := termenv.NewOutput(env.Stderr, termenv.WithEnvironment(envLookup{env})).EnvColorProfile()
+	p := &progress{w: env.Stderr, label: label, total: total, start: time.Now(), stop: make(chan struct{}),
+		bar: bprogress.New(bprogress.WithSolidFill("42"), bprogress.WithoutPercentage(), bprogress.WithWidth(24),
+			bprogress.WithColorProfile(profile))}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -60,21 +68,12 @@ func (p *progress) draw() {
 	if p.total > 0 {
 		pct = float64(done) * 100 / float64(p.total)
 	}
-	const width = 24
-	filled := int(pct / 100 * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		if i < filled {
-			bar[i] = '#'
-		} else {
-			bar[i] = '-'
-		}
-	}
+	bar := p.bar.ViewAs(pct / 100)
 	eta := "--"
 	if rate > 0 && done < p.total {
 		eta = time.Duration(float64(p.total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r\x1b[K%s [%s] %5.1f%%  %s / %s  %s/s  ETA %s", p.label, bar, pct,
+	fmt.Fprintf(p.w, "\r\x1b[K%s %s %5.1f%%  %s / %s  %s/s  ETA %s", p.label, bar, pct,
 		FormatSize(done), FormatSize(p.total), FormatSize(int64(rate)), eta)
 }
 
