@@ -393,8 +393,10 @@ func diskError(err error) error {
 }
 
 // Finish makes the content whole once every wanted piece is written: it
-// creates the wanted empty files (no block ever touches them) and flushes
-// the open files to disk.
+// creates the wanted empty files (no block ever touches them). It does not
+// wait for the page cache to reach the disk (an fsync of gigabytes takes
+// seconds); should the machine crash before it does, the next run finds no
+// resume file, checks the data and fetches what was lost.
 func (s *Storage) Finish() error {
 	if s.ro {
 		return nil
@@ -408,15 +410,6 @@ func (s *Storage) Finish() error {
 			return err
 		}
 		s.release(h)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, h := range s.handles {
-		if h.rw {
-			if err := h.f.Sync(); err != nil {
-				return diskError(err)
-			}
-		}
 	}
 	return nil
 }
