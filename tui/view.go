@@ -336,6 +336,9 @@ func (m Model) pieces(w, h int) []string {
 	if st.HashFails > 0 {
 		legend += fmt.Sprintf("  %d hash failures", st.HashFails)
 	}
+	if st.Banned > 0 {
+		legend += fmt.Sprintf("  %d banned", st.Banned)
+	}
 	lines = append(lines, m.sty.label.Render(m.fit(legend, w)))
 	if n == 0 {
 		return append(lines, m.sty.dim.Render("  no piece map"))
@@ -492,7 +495,7 @@ func (m Model) trackers(w int) []string {
 	if len(ts) == 0 {
 		return append(lines, m.sty.dim.Render("  no trackers in this torrent"))
 	}
-	lines = append(lines, m.sty.label.Render(m.fit(fmt.Sprintf("%-4s %-12s %7s %7s %6s %-9s  %s", "tier", "status", "seeds", "leech", "peers", "next", "url"), w)))
+	lines = append(lines, m.sty.label.Render(m.fit(fmt.Sprintf("%-4s %-12s %7s %7s %6s %-7s %-7s  %s", "tier", "status", "seeds", "leech", "peers", "last", "next", "url"), w)))
 	for _, t := range ts {
 		next := "-"
 		if !t.Next.IsZero() && t.Status != "disabled" {
@@ -500,6 +503,13 @@ func (m Model) trackers(w int) []string {
 			next = shortDuration(until)
 			if until <= 0 {
 				next = "now"
+			}
+		}
+		last := "-"
+		if !t.Last.IsZero() {
+			last = shortDuration(m.o.Now().Sub(t.Last)) + " ago"
+			if len(last) > 7 {
+				last = shortDuration(m.o.Now().Sub(t.Last))
 			}
 		}
 		status := t.Status
@@ -511,7 +521,7 @@ func (m Model) trackers(w int) []string {
 			st = m.sty.bad
 		}
 		lines = append(lines, m.fit(fmt.Sprintf("%-4d ", t.Tier+1)+st.Render(fmt.Sprintf("%-12s", status))+
-			fmt.Sprintf(" %7d %7d %6d %-9s  %s", t.Seeders, t.Leechers, t.Peers, next, t.URL), w))
+			fmt.Sprintf(" %7d %7d %6d %-7s %-7s  %s", t.Seeders, t.Leechers, t.Peers, last, next, t.URL), w))
 		if t.Error != "" {
 			lines = append(lines, m.sty.bad.Render(m.fit("     "+t.Error, w)))
 		}

@@ -91,6 +91,7 @@ type Stats struct {
 	DownRate    float64
 	UpRate      float64
 	HashFails   int
+	Banned      int // peers banned for sending bad data
 	Endgame     bool
 	Complete    bool
 	Seeding     bool // complete and serving others
@@ -131,6 +132,11 @@ func (s *Session) snapshot() Stats {
 		Elapsed: time.Since(s.startedAt), Sources: map[string]int{},
 	}
 	st.State, st.Reason = s.state()
+	for _, k := range s.known {
+		if k.banned {
+			st.Banned++
+		}
+	}
 	if s.cfg.Detail {
 		s.detail(&st)
 	}
