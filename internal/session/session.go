@@ -540,7 +540,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Bitfield, Payload: have.Bytes()}})
 	}
 	if p.extended {
-		eh := peerwire.ExtendedHandshake{M: map[string]int64{}, V: s.cfg.ClientName, P: int64(s.cfg.Port), Reqq: 1000}
+		eh := peerwire.ExtendedHandshake{M: map[string]int64{}, V: s.cfg.ClientName, P: int64(s.cfg.Port), Reqq: maxQueuedUploads}
 		if b, err := eh.Marshal(); err == nil {
 			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
 		}
@@ -690,8 +690,10 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 	return nil
 }
 
-// maxQueuedUploads bounds the blocks one peer may have us queue.
-const maxQueuedUploads = 512
+// maxQueuedUploads bounds the blocks one peer may have us queue; it is
+// the reqq we advertise (BEP 10), so a well-behaved peer never exceeds it.
+// Queued requests are small descriptors: blocks are read as they are sent.
+const maxQueuedUploads = 2000
 
 func (s *Session) handleRequest(p *peerState, m peerwire.Message) error {
 	if err := peerwire.CheckRequest(m.Index, m.Begin, m.Length, s.numPieces, s.pieceLen, 0); err != nil {
