@@ -18,6 +18,7 @@ func swarmFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "stall-timeout", Usage: "give up (exit 10, or 11 when no peer was ever reached) after this long without data"},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
 		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
+		&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY` for peer connections: prefer (obfuscated handshake where the peer can), require (RC4 only), disable"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as NDJSON on stdout (see docs/json.md)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 		&cli.DurationFlag{Name: "status-interval", Value: 5e9, Usage: "how often to print a status line (or, with --json, a progress event)"},
@@ -32,7 +33,7 @@ func swarmOptions(c *cli.Context) (app.SwarmOptions, error) {
 		Port: c.Int("port"), Bind: c.String("bind"), Peers: c.StringSlice("peer"), MaxPeers: c.Int("max-peers"),
 		StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), NoTrackers: c.Bool("no-trackers"),
 		JSON: c.Bool("json"), Quiet: c.Bool("quiet"), StatusInterval: c.Duration("status-interval"),
-		Refresh: c.Duration("refresh"),
+		Refresh: c.Duration("refresh"), Encryption: c.String("encryption"),
 	}
 	switch {
 	case c.Bool("tui") && c.Bool("no-tui"):

@@ -169,12 +169,7 @@ func startDemoSeeder(ctx context.Context, t *metainfo.Torrent, content string, r
 		store.Close()
 		return err
 	}
-	go session.Serve(ctx, ln, func(ih [20]byte) *session.Session {
-		if ih == t.InfoHash {
-			return s
-		}
-		return nil
-	})
+	go session.Serve(ctx, ln, session.One{S: s})
 	go func() {
 		err := s.Run(ctx)
 		ln.Close()

@@ -48,6 +48,7 @@ type SwarmOptions struct {
 	JSON           bool
 	Quiet          bool
 	StatusInterval time.Duration
+	Encryption     string        // prefer, require, disable
 	TUI            string        // TUIAuto, TUIOn, TUIOff
 	Refresh        time.Duration // least time between TUI redraws
 }
@@ -77,6 +78,10 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	peers, err := parsePeers(o.Peers)
 	if err != nil {
 		return Exit(ExitUsage, err)
+	}
+	enc, err := session.ParseEncryption(o.Encryption)
+	if err != nil {
+		return Usagef("--encryption %q: want prefer, require or disable", o.Encryption)
 	}
 	dir := env.Path(o.Dir)
 	if o.Dir == "" {
@@ -149,7 +154,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp},
 		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
 		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
-		StallAfter: o.StallTimeout, ClientName: "tt " + Version,
+		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
 	}
 	if !seeding {
 		cfg.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
@@ -171,12 +176,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
 		defer c()
 	}
-	go session.Serve(runCtx, ln, func(ih [20]byte) *session.Session {
-		if ih == t.InfoHash {
-			return s
-		}
-		return nil
-	})
+	go session.Serve(runCtx, ln, session.One{S: s})
 	var view *live
 	if tuiOn {
 		view = startLive(env, o, t.Info.Name, t.InfoHash, s, stop)

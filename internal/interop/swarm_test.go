@@ -224,23 +224,36 @@ func TestTransmissionSeedsTTGets(t *testing.T) {
 	}
 }
 
-func TestTTSeedsTransmissionGets(t *testing.T) {
+// transmissionGet starts Transmission downloading the torrent into
+// DIR/tr-got (extra: more transmission-cli flags) and returns its port and
+// a function that waits for it to finish and checks what it got.
+func (s *swarm) transmissionGet(t *testing.T, extra ...string) (int, func()) {
+	t.Helper()
 	tr := Need(t, "transmission-cli")
+	port := FreePort(t)
+	got := filepath.Join(s.dir, "tr-got")
+	os.MkdirAll(got, 0o755)
+	marker := filepath.Join(s.dir, "finished")
+	script := filepath.Join(s.dir, "done.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
+	args := append([]string{"-g", transmissionConfig(t, s.dir), "-M", "-p", strconv.Itoa(port), "-w", got, "-f", script}, extra...)
+	Start(t, s.dir, tr, append(args, s.torrent)...)
+	WaitListening(t, port, 30*time.Second)
+	return port, func() {
+		t.Helper()
+		WaitFile(t, marker, 120*time.Second)
+		s.check(t, filepath.Join(got, "content"), true)
+	}
+}
+
+func TestTTSeedsTransmissionGets(t *testing.T) {
 	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
 			s := newSwarm(t, l, "16KiB")
-			port := FreePort(t)
-			got := filepath.Join(s.dir, "tr-got")
-			os.MkdirAll(got, 0o755)
-			marker := filepath.Join(s.dir, "finished")
-			script := filepath.Join(s.dir, "done.sh")
-			os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
-			Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-p", strconv.Itoa(port), "-w", got, "-f", script, s.torrent)
-			WaitListening(t, port, 30*time.Second)
+			port, finished := s.transmissionGet(t)
 			// Transmission ignores peers on 127.0.0.0/8 from trackers, so tt dials in.
 			s.ttSeed(t, "--no-trackers", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
-			WaitFile(t, marker, 120*time.Second)
-			s.check(t, filepath.Join(got, "content"), true)
+			finished()
 		})
 	}
 }

@@ -59,6 +59,7 @@ type PeerStats struct {
 	Addr           string
 	Client         string
 	Source         string
+	Encryption     string // plain, rc4, mse (obfuscated handshake, plaintext payload)
 	AmChoking      bool
 	AmInterested   bool
 	PeerChoking    bool
@@ -147,7 +148,7 @@ func (s *Session) snapshot() Stats {
 	for _, p := range s.peers {
 		st.Sources[p.source]++
 		st.Peers = append(st.Peers, PeerStats{
-			Addr: p.c.addr.String(), Client: p.client, Source: p.source,
+			Addr: p.c.addr.String(), Client: p.client, Source: p.source, Encryption: p.enc,
 			AmChoking: p.amChoking, AmInterested: p.amInterested, PeerChoking: p.peerChoking, PeerInterested: p.peerInterested,
 			Snubbed: p.snubbed, Seed: p.seed, Optimistic: opt[choker.PeerID(p.c.id)], ChokeReason: p.reason.String(),
 			DownRate: p.down.rate, UpRate: p.up.rate, Downloaded: p.down.total, Uploaded: p.up.total,

@@ -158,9 +158,8 @@ func TestHostileMessagesDropped(t *testing.T) {
 // TestSlowHandshakeDropped: a peer that never finishes its handshake is
 // dropped after the handshake timeout and does not block others.
 func TestSlowHandshakeDropped(t *testing.T) {
-	old := handshakeTimeout
-	handshakeTimeout = 500 * time.Millisecond
-	defer func() { handshakeTimeout = old }()
+	old := handshakeLimit.Swap(int64(500 * time.Millisecond))
+	defer handshakeLimit.Store(old)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tor, content := makeTorrent(t, 256<<10, 16<<10, nil)

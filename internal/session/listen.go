@@ -6,14 +6,39 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"tt/peerwire"
 )
 
-// Serve accepts peer connections on ln, performs the handshake and hands
-// each connection to the session whose info-hash it names (lookup returns
-// nil for none). It returns when ctx ends or ln fails.
-func Serve(ctx context.Context, ln net.Listener, lookup func(infoHash [20]byte) *Session) error {
+// Sessions is what a listener serves.
+type Sessions interface {
+	// Lookup returns the session of an info-hash, or nil.
+	Lookup(infoHash [20]byte) *Session
+	// Each calls yield for every session until it returns false.
+	Each(yield func(*Session) bool)
+}
+
+// One serves a single session.
+type One struct{ S *Session }
+
+// Lookup implements Sessions.
+func (o One) Lookup(ih [20]byte) *Session {
+	if o.S != nil && o.S.InfoHash() == ih {
+		return o.S
+	}
+	return nil
+}
+
+// Each implements Sessions.
+func (o One) Each(yield func(*Session) bool) {
+	if o.S != nil {
+		yield(o.S)
+	}
+}
+
+// Serve accepts peer connections on ln, performs the handshake (plaintext,
+// or MSE first, as each session's encryption policy allows) and hands
+// each connection to the session whose info-hash it names. It returns when
+// ctx ends or ln fails.
+func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
@@ -40,14 +65,8 @@ func Serve(ctx context.Context, ln net.Listener, lookup func(infoHash [20]byte) 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var target *Session
-			hs, err := peerwire.HandshakeIncoming(nc, time.Now().Add(handshakeTimeout), func(ih [20]byte) (peerwire.Handshake, bool) {
-				if target = lookup(ih); target == nil {
-					return peerwire.Handshake{}, false
-				}
-				return target.Handshake(), true
-			})
-			if err != nil || !target.Accept(nc, hs) {
+			conn, target, hs, enc, err := acceptHandshake(nc, sessions, time.Now().Add(handshakeTimeout()))
+			if err != nil || !target.accept(conn, hs, enc) {
 				nc.Close()
 			}
 		}()

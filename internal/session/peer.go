@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tt/peerwire"
@@ -19,8 +20,13 @@ const (
 	writeTimeout   = 60 * time.Second
 )
 
-// handshakeTimeout bounds the whole handshake exchange (a variable for tests).
-var handshakeTimeout = 20 * time.Second
+// handshakeLimit bounds the whole handshake exchange, MSE included (tests
+// shorten it; atomic because listeners of earlier tests may still read it).
+var handshakeLimit atomic.Int64
+
+func init() { handshakeLimit.Store(int64(20 * time.Second)) }
+
+func handshakeTimeout() time.Duration { return time.Duration(handshakeLimit.Load()) }
 
 // blockPool recycles 16 KiB block buffers between readers and the disk.
 var blockPool = sync.Pool{New: func() any { b := make([]byte, picker.BlockSize); return &b }}
@@ -228,7 +234,7 @@ func (s *Session) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, peer
 	if err != nil {
 		return nil, peerwire.Handshake{}, err
 	}
-	hs, err := peerwire.HandshakeOutgoing(nc, s.ourHandshake(), time.Now().Add(handshakeTimeout))
+	hs, err := peerwire.HandshakeOutgoing(nc, s.ourHandshake(), time.Now().Add(handshakeTimeout()))
 	if err != nil {
 		nc.Close()
 		return nil, hs, err

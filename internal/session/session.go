@@ -62,6 +62,7 @@ type Config struct {
 	Detail      bool                       // snapshots carry piece, file and tracker detail (for a live view)
 	ClientName  string
 	HashWorkers int
+	Encryption  Encryption // MSE policy (default prefer)
 }
 
 // Session is one running torrent.
@@ -119,13 +120,16 @@ type Session struct {
 }
 
 type pendingConn struct {
-	nc     net.Conn
-	hs     peerwire.Handshake
-	source string
-	addr   netip.AddrPort // dialled address, or zero for incoming
+	nc       net.Conn
+	hs       peerwire.Handshake
+	source   string
+	addr     netip.AddrPort // dialled address, or zero for incoming
+	enc      string         // encPlain, encRC4, encMSEPlain
+	fellBack bool           // MSE failed and plaintext worked
 }
 
 type knownPeer struct {
+	noMSE     bool // an MSE handshake failed where plaintext worked
 	source    string
 	connected bool
 	dialing   bool
@@ -161,6 +165,7 @@ type peerState struct {
 	snubbed, seed               bool
 	strikes                     int
 	reason                      choker.Reason
+	enc                         string
 	haveCount                   int
 	depth                       int // request queue floor, grown like TCP slow start
 }
@@ -254,9 +259,11 @@ func (s *Session) Stats() <-chan Stats { return s.stats }
 
 // Accept hands the session a connection a peer opened, after the handshake.
 // It returns false when the session no longer runs.
-func (s *Session) Accept(nc net.Conn, hs peerwire.Handshake) bool {
+func (s *Session) Accept(nc net.Conn, hs peerwire.Handshake) bool { return s.accept(nc, hs, encPlain) }
+
+func (s *Session) accept(nc net.Conn, hs peerwire.Handshake, enc string) bool {
 	select {
-	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming"}:
+	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming", enc: enc}:
 		return true
 	case <-s.ctx.Done():
 		return false
@@ -452,8 +459,8 @@ func (s *Session) connectMore() {
 		}
 		k.dialing = true
 		s.dials++
-		go func(a netip.AddrPort, source string) {
-			nc, hs, err := s.dial(s.ctx, a)
+		go func(a netip.AddrPort, source string, plainOnly bool) {
+			nc, hs, enc, fellBack, err := s.dialPeer(s.ctx, a, plainOnly)
 			if err != nil {
 				select {
 				case s.dialFailed <- dialFailure{a, err}:
@@ -462,11 +469,11 @@ func (s *Session) connectMore() {
 				return
 			}
 			select {
-			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a}:
+			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a, enc: enc, fellBack: fellBack}:
 			case <-s.ctx.Done():
 				nc.Close()
 			}
-		}(a, k.source)
+		}(a, k.source, k.noMSE)
 	}
 }
 
@@ -479,6 +486,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 		s.dials--
 		if k := s.known[n.addr]; k != nil {
 			k.dialing = false
+			k.noMSE = k.noMSE || n.fellBack
 		}
 	}
 	reject := func(why string) {
@@ -520,7 +528,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 	}
 	now := time.Now()
 	p := &peerState{
-		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), amChoking: true, peerChoking: true,
+		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), enc: n.enc, amChoking: true, peerChoking: true,
 		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
 		reqq: 250, depth: initialDepth, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
 	}

@@ -127,12 +127,7 @@ func startNode(t *testing.T, ctx context.Context, cfg Config) *node {
 	}
 	n.s = s
 	sctx, cancel := context.WithCancel(ctx)
-	go Serve(sctx, ln, func(ih [20]byte) *Session {
-		if ih == s.InfoHash() {
-			return s
-		}
-		return nil
-	})
+	go Serve(sctx, ln, One{S: s})
 	go func() {
 		n.err = s.Run(sctx)
 		cancel()
