@@ -199,6 +199,7 @@ func TestStates(t *testing.T) {
 		{"paused", "", "paused (p resumes)"},
 		{"seeding", "", "seeding"},
 		{"endgame", "", "endgame"},
+		{"checking", "", "checking the data on disk"},
 	} {
 		m := newTest(nil, false)
 		st := fixture()

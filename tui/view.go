@@ -140,6 +140,8 @@ func (m Model) stateLine() string {
 		return m.sty.good.Render(s)
 	case "paused":
 		return m.sty.title.Render("paused") + " (p resumes)"
+	case "checking":
+		return "checking the data on disk"
 	}
 	return s
 }

@@ -115,8 +115,24 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	}
 	defer store.Close()
 
-	have, err := startingPieces(ctx, env, store, o)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.Timeout > 0 {
+		var c context.CancelFunc
+		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+		defer c()
+	}
+	tuiOn := useTUI(env, o)
+	var view *live
+	if tuiOn {
+		view = startLive(env, o, t.Info.Name, t.InfoHash, stop)
+		defer view.finish()
+	}
+	have, err := startingPieces(runCtx, env, store, t, o, view)
 	if err != nil {
+		if view != nil && view.ctl.stopped.Load() {
+			return Exit(ExitInterrupted, errors.New("stopped while checking; nothing was downloaded yet"))
+		}
 		return err
 	}
 	if seeding {
@@ -159,7 +175,6 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	if !seeding {
 		cfg.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
 	}
-	tuiOn := useTUI(env, o)
 	cfg.Detail = tuiOn
 	if ew != nil {
 		cfg.Events = ew.Emit
@@ -169,17 +184,9 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	if err != nil {
 		return Exit(ExitBadTorrent, err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if o.Timeout > 0 {
-		var c context.CancelFunc
-		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
-		defer c()
-	}
 	go session.Serve(runCtx, ln, session.One{S: s})
-	var view *live
-	if tuiOn {
-		view = startLive(env, o, t.Info.Name, t.InfoHash, s, stop)
+	if view != nil {
+		view.attach(s)
 	} else if !o.Quiet && !o.JSON {
 		fmt.Fprintf(env.Stderr, "tt: %s %s (%s, %d pieces) on port %d\n", map[bool]string{true: "seeding", false: "getting"}[seeding],
 			printable(t.Info.Name), FormatSize(t.Info.TotalLength), t.NumPieces(), port)
@@ -280,12 +287,21 @@ func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOption
 
 // startingPieces finds what is already on disk: the resume file when it
 // is still valid, otherwise a full check.
-func startingPieces(ctx context.Context, env *Env, store *storage.Storage, o SwarmOptions) ([]bool, error) {
+func startingPieces(ctx context.Context, env *Env, store *storage.Storage, t *metainfo.Torrent, o SwarmOptions, view *live) ([]bool, error) {
 	if have, ok := store.LoadResume(); ok {
 		return have, nil
 	}
-	bar := startProgress(env, "checking", store.TotalLength(), o.Quiet || o.JSON)
-	have, err := store.Check(ctx, bar.Set)
+	bar := startProgress(env, "checking", store.TotalLength(), o.Quiet || o.JSON || view != nil)
+	progress := bar.Set
+	if view != nil {
+		start := time.Now()
+		progress = func(done int64) {
+			total := store.TotalLength()
+			view.publish(session.Stats{Name: t.Info.Name, Pieces: t.NumPieces(), PieceLength: t.Info.PieceLength,
+				Total: total, Wanted: total, Left: total - done, State: "checking", Elapsed: time.Since(start)})
+		}
+	}
+	have, err := store.Check(ctx, progress)
 	bar.Finish()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -2,8 +2,10 @@ package app
 
 import (
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,16 +37,40 @@ func useTUI(env *Env, o SwarmOptions) bool {
 
 // control is what the TUI's keys reach: the session, and the run's stop.
 type control struct {
-	s       *session.Session
+	mu      sync.Mutex
+	s       *session.Session // nil while checking
 	stop    func()
 	stopped atomic.Bool // the user quit
 	forced  atomic.Bool // twice: do not wait for the graceful stop
 }
 
-func (c *control) Pause() error  { return c.s.Pause() }
-func (c *control) Resume() error { return c.s.Resume() }
+var errNotYet = errors.New("not running yet: still checking the data on disk")
+
+func (c *control) session() *session.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s
+}
+
+func (c *control) Pause() error {
+	if s := c.session(); s != nil {
+		return s.Pause()
+	}
+	return errNotYet
+}
+
+func (c *control) Resume() error {
+	if s := c.session(); s != nil {
+		return s.Resume()
+	}
+	return errNotYet
+}
+
 func (c *control) SetFilePriority(i int, p picker.Priority) error {
-	return c.s.SetFilePriority(i, p)
+	if s := c.session(); s != nil {
+		return s.SetFilePriority(i, p)
+	}
+	return errNotYet
 }
 func (c *control) Stop(force bool) {
 	c.stopped.Store(true)
@@ -60,17 +86,20 @@ type live struct {
 	prog   *tea.Program
 	ctl    *control
 	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex // publish against close
+	closed bool
 	ch     chan session.Stats
 	forced chan struct{} // closed when the program ends after a forced quit
 }
 
-func startLive(env *Env, o SwarmOptions, name string, ih [20]byte, s *session.Session, stop func()) *live {
+func startLive(env *Env, o SwarmOptions, name string, ih [20]byte, stop func()) *live {
 	profile := termenv.NewOutput(env.Stderr, termenv.WithEnvironment(envLookup{env})).EnvColorProfile()
 	ascii := env.Getenv("TERM") == "dumb"
 	if ascii {
 		profile = termenv.Ascii
 	}
-	l := &live{ctl: &control{s: s, stop: stop}, done: make(chan struct{}), ch: make(chan session.Stats, 1), forced: make(chan struct{})}
+	l := &live{ctl: &control{stop: stop}, done: make(chan struct{}), ch: make(chan session.Stats, 1), forced: make(chan struct{})}
 	m := tui.New(tui.Options{Name: name, InfoHash: hex.EncodeToString(ih[:]), Updates: l.ch, Control: l.ctl,
 		Refresh: o.Refresh, Profile: profile, ASCII: ascii})
 	var in io.Reader = env.Stdin
@@ -94,6 +123,11 @@ func (l *live) publish(st session.Stats) {
 	if l == nil {
 		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
 	select {
 	case <-l.ch:
 	default:
@@ -110,13 +144,25 @@ func (l *live) finish() {
 	if l == nil {
 		return
 	}
-	close(l.ch)
-	select {
-	case <-l.done:
-	case <-time.After(3 * time.Second):
-		l.prog.Kill()
-		<-l.done
-	}
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		close(l.ch)
+		l.mu.Unlock()
+		select {
+		case <-l.done:
+		case <-time.After(3 * time.Second):
+			l.prog.Kill()
+			<-l.done
+		}
+	})
+}
+
+// attach gives the keys the session once checking is over.
+func (l *live) attach(s *session.Session) {
+	l.ctl.mu.Lock()
+	l.ctl.s = s
+	l.ctl.mu.Unlock()
 }
 
 // envLookup lets termenv read the command's environment (NO_COLOR, TERM,
