@@ -68,13 +68,6 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	if o.Torrent == "" {
 		return Usagef("missing TORRENT")
 	}
-	t, err := loadTorrent(env, o.Torrent)
-	if err != nil {
-		return err
-	}
-	if t.V2Only() {
-		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
-	}
 	peers, err := parsePeers(o.Peers)
 	if err != nil {
 		return Exit(ExitUsage, err)
@@ -82,6 +75,50 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	enc, err := session.ParseEncryption(o.Encryption)
 	if err != nil {
 		return Usagef("--encryption %q: want prefer, require or disable", o.Encryption)
+	}
+	magnet := metainfo.IsMagnet(o.Torrent)
+	if magnet && seeding {
+		return Usagef("seed: a .torrent file is needed, not a magnet link (tt get can fetch its metadata)")
+	}
+	var mag *metainfo.Magnet
+	if magnet {
+		if mag, err = metainfo.ParseMagnet(o.Torrent); err != nil {
+			return Exit(ExitBadTorrent, err)
+		}
+		if !mag.HasV1 {
+			return Exit(ExitBadTorrent, fmt.Errorf("magnet link: no v1 info-hash (urn:btih); v2-only swarms are not supported"))
+		}
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Bind, strconv.Itoa(o.Port)))
+	if err != nil {
+		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Port, err))
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	var ew *eventWriter
+	if o.JSON {
+		ew = newEventWriter(env.Stdout)
+		defer ew.Close()
+		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
+	}
+	udp, err := tracker.ListenUDP(tracker.UDPConfig{})
+	if err != nil {
+		return Exit(ExitIO, err)
+	}
+	defer udp.Close()
+
+	var t *metainfo.Torrent
+	if magnet {
+		t, err = fetchMagnet(ctx, env, o, mag, peers, port, enc, udp, ew)
+	} else {
+		t, err = loadTorrent(env, o.Torrent)
+	}
+	if err != nil {
+		return err
+	}
+	if t.V2Only() {
+		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
 	}
 	dir := env.Path(o.Dir)
 	if o.Dir == "" {
@@ -147,24 +184,6 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		}
 	}
 
-	bind := o.Bind
-	ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(o.Port)))
-	if err != nil {
-		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Port, err))
-	}
-	defer ln.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-
-	var ew *eventWriter
-	if o.JSON {
-		ew = newEventWriter(env.Stdout)
-		defer ew.Close()
-	}
-	udp, err := tracker.ListenUDP(tracker.UDPConfig{})
-	if err != nil {
-		return Exit(ExitIO, err)
-	}
-	defer udp.Close()
 	cfg := session.Config{
 		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
 		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp},
@@ -178,7 +197,6 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	cfg.Detail = tuiOn
 	if ew != nil {
 		cfg.Events = ew.Emit
-		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
 	}
 	s, err := session.New(cfg)
 	if err != nil {
@@ -378,4 +396,78 @@ func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) 
 		}
 	}
 	return prios, nil
+}
+
+// fetchMagnet gets a magnet link's info dictionary from peers (BEP 9) and
+// makes a torrent of it with the link's trackers.
+func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magnet, peers []netip.AddrPort,
+	port uint16, enc session.Encryption, udp *tracker.UDPClient, ew *eventWriter) (*metainfo.Torrent, error) {
+	for _, p := range m.Peers {
+		if ap, err := netip.ParseAddrPort(p); err == nil {
+			peers = append(peers, ap)
+		}
+	}
+	var tiers [][]string
+	for _, tr := range m.Trackers {
+		tiers = append(tiers, []string{tr})
+	}
+	cfg := session.FetchConfig{InfoHash: m.InfoHash, Port: port, Peers: peers, Trackers: tiers, NoTrackers: o.NoTrackers,
+		Tracker: &tracker.Client{UDP: udp}, Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
+	if ew != nil {
+		cfg.Events = ew.Emit
+	}
+	if !o.Quiet && !o.JSON {
+		name := m.Name
+		if name == "" {
+			name = m.InfoHashHex()
+		}
+		fmt.Fprintf(env.Stderr, "tt: fetching the metadata of %s from peers\n", printable(name))
+	}
+	fctx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	info, err := session.FetchMetadata(fctx, cfg)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, Exit(ExitInterrupted, errors.New("interrupted while fetching the metadata"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, Exit(ExitStalled, fmt.Errorf("timed out after %s fetching the metadata", o.Timeout))
+	case errors.Is(err, session.ErrNoMetadata):
+		return nil, Exit(ExitNoPeers, err)
+	default:
+		return nil, err
+	}
+	t, err := metainfo.Parse(torrentFromInfo(info, tiers), metainfo.Options{Lenient: true})
+	if err != nil {
+		return nil, Exit(ExitBadTorrent, fmt.Errorf("metadata from peers: %w", err))
+	}
+	if t.InfoHash != m.InfoHash {
+		return nil, Exit(ExitBadTorrent, errors.New("metadata from peers: info-hash mismatch"))
+	}
+	return t, nil
+}
+
+// torrentFromInfo wraps an info dictionary and trackers into a torrent file.
+func torrentFromInfo(info []byte, tiers [][]string) []byte {
+	b := []byte("d")
+	if len(tiers) > 0 {
+		b = append(b, "13:announce-listl"...)
+		for _, tier := range tiers {
+			b = append(b, 'l')
+			for _, u := range tier {
+				b = strconv.AppendInt(b, int64(len(u)), 10)
+				b = append(b, ':')
+				b = append(b, u...)
+			}
+			b = append(b, 'e')
+		}
+		b = append(b, 'e')
+	}
+	b = append(b, "4:info"...)
+	b = append(b, info...)
+	return append(b, 'e')
 }

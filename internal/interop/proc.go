@@ -196,7 +196,7 @@ func SameFiles(t testing.TB, want, got string, rel []string) {
 			t.Fatalf("downloaded %s: %v", r, err)
 		}
 		if string(a) != string(b) {
-			t.Fatalf("%s differs", r)
+			t.Fatalf("%s differs: %d bytes, downloaded %d", r, len(a), len(b))
 		}
 	}
 }

@@ -160,9 +160,14 @@ var errNoMSE = errors.New("session: peer did not complete the encryption handsha
 // policy. plainOnly skips MSE for a peer known not to speak it. It
 // reports whether it fell back to plaintext after an MSE failure.
 func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
-	policy := s.cfg.Encryption
+	return dialTorrent(ctx, addr, s.ourHandshake(), s.cfg.Encryption, plainOnly)
+}
+
+// dialTorrent opens an outgoing connection for the torrent named in ours,
+// with the given encryption policy.
+func dialTorrent(ctx context.Context, addr netip.AddrPort, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
 	if policy == EncryptDisable || (plainOnly && policy == EncryptPrefer) {
-		nc, hs, err := s.dial(ctx, addr)
+		nc, hs, err := dialPlain(ctx, addr, ours)
 		return nc, hs, encPlain, false, err
 	}
 	provide := mse.RC4 | mse.Plaintext
@@ -175,8 +180,7 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort, plainOnly b
 		return nil, peerwire.Handshake{}, "", false, err
 	}
 	deadline := time.Now().Add(handshakeTimeout())
-	ours := s.ourHandshake()
-	mc, err := mse.Initiate(nc, s.t.InfoHash, provide, peerwire.AppendHandshake(nil, ours), deadline)
+	mc, err := mse.Initiate(nc, ours.InfoHash, provide, peerwire.AppendHandshake(nil, ours), deadline)
 	if err == nil {
 		var hs peerwire.Handshake
 		hs, err = readPeerHandshake(mc, ours, deadline)
@@ -189,7 +193,7 @@ func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort, plainOnly b
 		return nil, peerwire.Handshake{}, "", false, fmt.Errorf("%w: %w", errNoMSE, err)
 	}
 	// The peer may simply not speak MSE: try plaintext once.
-	pc, hs, perr := s.dial(ctx, addr)
+	pc, hs, perr := dialPlain(ctx, addr, ours)
 	return pc, hs, encPlain, true, perr
 }
 

@@ -45,7 +45,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Pieces *int `json:"pieces,omitempty"`
 	}{plain: plain(e)}
 	switch e.Type {
-	case "piece_verified", "hash_failed", "peer_banned":
+	case "piece_verified", "hash_failed", "peer_banned", "metadata_piece":
 		out.Piece = &e.Piece
 	}
 	if e.Pieces > 0 {

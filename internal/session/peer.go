@@ -227,14 +227,14 @@ func (c *conn) write(b []byte) error {
 	return err
 }
 
-// dial opens an outgoing connection and performs the handshake.
-func (s *Session) dial(ctx context.Context, addr netip.AddrPort) (net.Conn, peerwire.Handshake, error) {
+// dialPlain opens an outgoing connection and performs a plaintext handshake.
+func dialPlain(ctx context.Context, addr netip.AddrPort, ours peerwire.Handshake) (net.Conn, peerwire.Handshake, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, peerwire.Handshake{}, err
 	}
-	hs, err := peerwire.HandshakeOutgoing(nc, s.ourHandshake(), time.Now().Add(handshakeTimeout()))
+	hs, err := peerwire.HandshakeOutgoing(nc, ours, time.Now().Add(handshakeTimeout()))
 	if err != nil {
 		nc.Close()
 		return nil, hs, err

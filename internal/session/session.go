@@ -166,6 +166,7 @@ type peerState struct {
 	strikes                     int
 	reason                      choker.Reason
 	enc                         string
+	utMetadata                  int64 // the peer's id for ut_metadata; 0: none
 	haveCount                   int
 	depth                       int // request queue floor, grown like TCP slow start
 }
@@ -548,7 +549,8 @@ func (s *Session) handleNewConn(n pendingConn) {
 		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Bitfield, Payload: have.Bytes()}})
 	}
 	if p.extended {
-		eh := peerwire.ExtendedHandshake{M: map[string]int64{}, V: s.cfg.ClientName, P: int64(s.cfg.Port), Reqq: maxQueuedUploads}
+		eh := peerwire.ExtendedHandshake{M: map[string]int64{peerwire.MetadataExt: ourMetadataID}, V: s.cfg.ClientName,
+			P: int64(s.cfg.Port), Reqq: maxQueuedUploads, MetadataSize: int64(len(s.t.InfoRaw))}
 		if b, err := eh.Marshal(); err == nil {
 			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
 		}
@@ -690,12 +692,35 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 			if eh.V != "" {
 				p.client = eh.V
 			}
+			p.utMetadata = eh.M[peerwire.MetadataExt]
+		} else if m.ExtID == ourMetadataID {
+			s.serveMetadata(p, m.Payload)
 		}
 	default:
 		// suggest, allowed-fast, port and unknown messages are not used yet
 	}
 	p.seed = p.haveCount == s.numPieces
 	return nil
+}
+
+// ourMetadataID is the extended message id we receive ut_metadata under.
+const ourMetadataID = 1
+
+// serveMetadata answers a BEP 9 request with a piece of the info
+// dictionary (or a reject when we cannot).
+func (s *Session) serveMetadata(p *peerState, payload []byte) {
+	m, err := peerwire.ParseMetadataMsg(payload)
+	if err != nil || m.Type != peerwire.MetadataRequest || p.utMetadata == 0 {
+		return
+	}
+	info := s.t.InfoRaw
+	off := m.Piece * peerwire.MetadataPieceSize
+	reply := peerwire.MetadataMsg{Type: peerwire.MetadataReject, Piece: m.Piece}
+	if len(info) > 0 && off < len(info) {
+		reply = peerwire.MetadataMsg{Type: peerwire.MetadataData, Piece: m.Piece, TotalSize: len(info),
+			Data: info[off:min(off+peerwire.MetadataPieceSize, len(info))]}
+	}
+	p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: uint8(p.utMetadata), Payload: peerwire.AppendMetadataMsg(nil, reply)}})
 }
 
 // maxQueuedUploads bounds the blocks one peer may have us queue; it is

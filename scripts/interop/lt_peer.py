@@ -2,6 +2,7 @@
 """A libtorrent peer on loopback for interop tests and benchmarks.
 
 Usage: /usr/bin/python3 lt_peer.py seed|get TORRENT SAVE_DIR [options]
+       /usr/bin/python3 lt_peer.py magnet MAGNET_URI SAVE_DIR [options]
 
 Prints JSON lines on stdout: {"event": "listening", "port": N} once the
 listen socket is up, {"event": "finished", "seconds": S, ...} when a get has
@@ -23,7 +24,7 @@ def say(**kw):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["seed", "get"])
+    ap.add_argument("mode", choices=["seed", "get", "magnet"])
     ap.add_argument("torrent")
     ap.add_argument("save_dir")
     ap.add_argument("--port", type=int, default=0)
@@ -48,9 +49,11 @@ def main():
         "user_agent": "libtorrent-interop",
     }
     ses = lt.session(settings)
-    ti = lt.torrent_info(args.torrent)
-    params = lt.add_torrent_params()
-    params.ti = ti
+    if args.mode == "magnet":
+        params = lt.parse_magnet_uri(args.torrent)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(args.torrent)
     params.save_path = args.save_dir
     if args.mode == "seed":
         params.flags |= lt.torrent_flags.seed_mode
@@ -75,18 +78,30 @@ def main():
 
     start = time.time()
     end = start + args.timeout
+
+    def finished():
+        # The finished alert can come before the disk threads have written
+        # everything: flush, and report only once the files are complete.
+        seconds = time.time() - start
+        h.flush_cache()
+        h.pause()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if any(isinstance(a, lt.torrent_paused_alert) for a in ses.pop_alerts()):
+                break
+            time.sleep(0.02)
+        say(event="finished", seconds=seconds, downloaded=h.status().total_payload_download)
+        return 0
+
     while time.time() < end:
         for a in ses.pop_alerts():
-            if isinstance(a, lt.torrent_finished_alert) and args.mode == "get":
-                st = h.status()
-                say(event="finished", seconds=time.time() - start, downloaded=st.total_payload_download)
-                return 0
+            if isinstance(a, lt.torrent_finished_alert) and args.mode != "seed":
+                return finished()
             if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                 say(event="error", message=a.message())
                 return 1
-        if args.mode == "get" and h.status().is_finished:
-            say(event="finished", seconds=time.time() - start, downloaded=h.status().total_payload_download)
-            return 0
+        if args.mode != "seed" and h.status().has_metadata and h.status().is_finished:
+            return finished()
         # keep dialling peers we were told about, in case the first try raced their listener
         if args.peer and int(time.time() - start) % 5 == 0 and h.status().num_peers == 0:
             for p in args.peer:
