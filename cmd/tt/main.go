@@ -75,6 +75,7 @@ func newApp(env *app.Env) *cli.App {
 			getCommand(env),
 			seedCommand(env),
 			demoCommand(env),
+			magnetCommand(env),
 		},
 	}
 	for _, c := range a.Commands {

@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"tt/internal/app"
+	"tt/metainfo"
 )
 
 func TestMain(m *testing.M) {
@@ -81,6 +82,17 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 				ln.Close()
+			},
+			// magnetof MAGVAR IHVAR TORRENT sets MAGVAR to the torrent's magnet
+			// link and IHVAR to its info-hash.
+			"magnetof": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: magnetof MAGVAR IHVAR TORRENT")
+				}
+				t, err := metainfo.Load(ts.MkAbs(args[2]), nil, metainfo.Options{})
+				ts.Check(err)
+				ts.Setenv(args[0], "magnet:?xt=urn:btih:"+t.InfoHashHex()+"&dn="+t.Info.Name)
+				ts.Setenv(args[1], t.InfoHashHex())
 			},
 			// mkdata FILE SIZE [SEED] writes SIZE pseudo-random bytes.
 			"mkdata": func(ts *testscript.TestScript, neg bool, args []string) {

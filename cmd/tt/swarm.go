@@ -150,3 +150,38 @@ func demoCommand(env *app.Env) *cli.Command {
 		},
 	}
 }
+
+func magnetCommand(env *app.Env) *cli.Command {
+	return &cli.Command{
+		Name:      "magnet",
+		Usage:     "fetch a magnet link's metadata from peers and write it as a .torrent file",
+		ArgsUsage: "MAGNET",
+		Description: "Finds peers through --peer, the link's x.pe peers and its tr= trackers, fetches the info\n" +
+			"dictionary from them (BEP 9), checks it against the info-hash and writes NAME.torrent (or -o FILE).\n" +
+			"Exit codes: 0 written, 3 bad link, 7 the output exists, 10 timed out, 11 no peer served it.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (- for stdout)"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite the output"},
+			&cli.BoolFlag{Name: "json", Usage: "print the torrent's tt.inspect/1 document on stdout"},
+			&cli.StringSliceFlag{Name: "peer", Usage: "ask the peer at `HOST:PORT`; repeatable"},
+			&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the link's trackers"},
+			&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY`: prefer, require or disable"},
+			&cli.StringFlag{Name: "bind", Usage: "listen `ADDRESS`"},
+			&cli.IntFlag{Name: "port", Usage: "listen `PORT` announced to trackers (0: any)"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: 60e9, Usage: "give up (exit 11) after this long without metadata"},
+			&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return app.Usagef("magnet: one MAGNET expected, got %d", c.NArg())
+			}
+			return app.Magnet(c.Context, env, app.MagnetOptions{
+				Link: c.Args().First(), Output: c.String("output"), Force: c.Bool("force"), JSON: c.Bool("json"),
+				Swarm: app.SwarmOptions{Peers: c.StringSlice("peer"), NoTrackers: c.Bool("no-trackers"), Encryption: c.String("encryption"),
+					Bind: c.String("bind"), Port: c.Int("port"), StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"),
+					Quiet: c.Bool("quiet")},
+			})
+		},
+	}
+}
