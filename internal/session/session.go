@@ -167,6 +167,10 @@ type peerState struct {
 	reason                      choker.Reason
 	enc                         string
 	utMetadata                  int64 // the peer's id for ut_metadata; 0: none
+	utPEX                       int64 // the peer's id for ut_pex; 0: none
+	listenPort                  uint16
+	pexSent                     map[netip.AddrPort]bool // what this peer has been told of
+	pexNext                     time.Time
 	haveCount                   int
 	depth                       int // request queue floor, grown like TCP slow start
 }
@@ -551,6 +555,9 @@ func (s *Session) handleNewConn(n pendingConn) {
 	if p.extended {
 		eh := peerwire.ExtendedHandshake{M: map[string]int64{peerwire.MetadataExt: ourMetadataID}, V: s.cfg.ClientName,
 			P: int64(s.cfg.Port), Reqq: maxQueuedUploads, MetadataSize: int64(len(s.t.InfoRaw))}
+		if s.pexAllowed() {
+			eh.M[pexExt] = ourPEXID
+		}
 		if b, err := eh.Marshal(); err == nil {
 			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
 		}
@@ -693,8 +700,21 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 				p.client = eh.V
 			}
 			p.utMetadata = eh.M[peerwire.MetadataExt]
+			if eh.P > 0 && eh.P < 65536 {
+				p.listenPort = uint16(eh.P)
+			}
+			if s.pexAllowed() {
+				p.utPEX = eh.M[pexExt]
+				p.pexNext = time.Now().Add(pexFirst)
+			}
 		} else if m.ExtID == ourMetadataID {
 			s.serveMetadata(p, m.Payload)
+		} else if m.ExtID == ourPEXID && s.pexAllowed() {
+			addrs, err := parsePEX(m.Payload)
+			if err != nil {
+				return err
+			}
+			s.addPeers(addrs, "pex")
 		}
 	default:
 		// suggest, allowed-fast, port and unknown messages are not used yet
@@ -879,6 +899,7 @@ func (s *Session) handleTick(elapsed time.Duration) {
 			s.requestAll()
 		}
 	}
+	s.sendPEX(now)
 	s.connectMore()
 	if !s.done && len(s.peers) == 0 && s.dials == 0 {
 		select {

@@ -66,6 +66,13 @@ func (m *memStore) bytes() []byte {
 // sizes (an empty file, files straddling pieces, a short last piece).
 func makeTorrent(t testing.TB, size int64, pieceLen int64, trackers [][]string) (*metainfo.Torrent, []byte) {
 	t.Helper()
+	return makeTorrentOpts(t, size, metainfo.BuildOptions{PieceLength: pieceLen, Trackers: trackers})
+}
+
+// makeTorrentOpts is makeTorrent with every build option.
+func makeTorrentOpts(t testing.TB, size int64, opt metainfo.BuildOptions) (*metainfo.Torrent, []byte) {
+	t.Helper()
+	pieceLen := opt.PieceLength
 	rng := mrand.New(mrand.NewPCG(uint64(size), 7))
 	content := make([]byte, size)
 	for i := range content {
@@ -93,7 +100,7 @@ func makeTorrent(t testing.TB, size int64, pieceLen int64, trackers [][]string) 
 		h := sha1.Sum(content[off:min(off+pieceLen, size)])
 		pieces = append(pieces, h[:]...)
 	}
-	_, tor, err := metainfo.Build(c, pieces, metainfo.BuildOptions{PieceLength: pieceLen, Trackers: trackers})
+	_, tor, err := metainfo.Build(c, pieces, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
