@@ -78,3 +78,55 @@ func TestMagnetThroughTracker(t *testing.T) {
 	}
 	s.check(t, filepath.Join(out, "content"), false)
 }
+
+// TestMagnetFromTransmission: Transmission serves the metadata of the
+// 1,500-file torrent (tt dials it: Transmission takes no peer addresses).
+func TestMagnetFromTransmission(t *testing.T) {
+	tr := Need(t, "transmission-cli")
+	s := manyFileSwarm(t)
+	port := FreePort(t)
+	Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-p", fmt.Sprint(port), "-w", filepath.Dir(s.content), s.torrent)
+	WaitListening(t, port, 30*time.Second)
+	out := filepath.Join(s.dir, "got")
+	p := Start(t, s.dir, s.tt, "get", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
+		"--stall-timeout", "60s", "-o", out, s.magnet())
+	if code := p.WaitExit(t, 150*time.Second); code != 0 {
+		t.Fatalf("tt get MAGNET exited %d: %s\n%s", code, p.Stderr(), strings.Join(p.Lines(), "\n"))
+	}
+	if len(eventsOf(p.Lines(), "metadata_piece")) < 2 {
+		t.Fatal("metadata did not come in pieces")
+	}
+	s.check(t, filepath.Join(out, "content"), false)
+}
+
+// TestMagnetLargeInfo: an info dictionary over 2 MiB (30,000 files), from
+// libtorrent, through `tt magnet`.
+func TestMagnetLargeInfo(t *testing.T) {
+	NeedLibtorrent(t)
+	s := newSwarm(t, layouts[0], "64KiB")
+	for d := 0; d < 250; d++ {
+		os.MkdirAll(filepath.Join(s.content, fmt.Sprintf("big/directory-%03d", d)), 0o755)
+	}
+	for i := 0; i < 30000; i++ {
+		p := filepath.Join(s.content, fmt.Sprintf("big/directory-%03d/a-file-with-a-name-long-enough-to-fill-the-info-%06d.txt", i%250, i))
+		if err := os.WriteFile(p, []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.create(t, "64KiB")
+	port := s.ltSeed(t)
+	out := filepath.Join(s.dir, "fetched.torrent")
+	p := Start(t, s.dir, s.tt, "magnet", "--json", "--no-trackers", "--peer", fmt.Sprintf("127.0.0.1:%d", port), "-o", out, s.magnet())
+	if code := p.WaitExit(t, 120*time.Second); code != 0 {
+		t.Fatalf("tt magnet exited %d: %s", code, p.Stderr())
+	}
+	info, _ := os.Stat(out)
+	if info == nil || info.Size() < 2<<20 {
+		t.Fatalf("fetched torrent of %d bytes, want over 2 MiB", info.Size())
+	}
+	got := run(t, s.tt, "inspect", "--json", "--no-files", out)
+	if !strings.Contains(got, `"infohash": "`+s.infoHash+`"`) {
+		t.Fatalf("fetched torrent's info-hash:\n%s", got[:min(len(got), 400)])
+	}
+	t.Logf("fetched %d bytes of torrent", info.Size())
+}
