@@ -200,6 +200,7 @@ func TestStates(t *testing.T) {
 		{"seeding", "", "seeding"},
 		{"endgame", "", "endgame"},
 		{"checking", "", "checking the data on disk"},
+		{"fetching metadata", "2 of 5 pieces", "fetching metadata from peers: 2 of 5 pieces"},
 	} {
 		m := newTest(nil, false)
 		st := fixture()

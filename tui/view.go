@@ -142,6 +142,8 @@ func (m Model) stateLine() string {
 		return m.sty.title.Render("paused") + " (p resumes)"
 	case "checking":
 		return "checking the data on disk"
+	case "fetching metadata":
+		return "fetching metadata from peers: " + st.Reason
 	}
 	return s
 }

@@ -109,13 +109,37 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	defer udp.Close()
 
 	var t *metainfo.Torrent
-	if magnet {
-		t, err = fetchMagnet(ctx, env, o, mag, peers, port, enc, udp, ew)
-	} else {
-		t, err = loadTorrent(env, o.Torrent)
+	if !magnet {
+		if t, err = loadTorrent(env, o.Torrent); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.Timeout > 0 {
+		var c context.CancelFunc
+		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+		defer c()
+	}
+	tuiOn := useTUI(env, o)
+	var view *live
+	if tuiOn {
+		name, ih := "", [20]byte{}
+		if t != nil {
+			name, ih = t.Info.Name, t.InfoHash
+		} else {
+			name, ih = mag.Name, mag.InfoHash
+		}
+		view = startLive(env, o, name, ih, stop)
+		defer view.finish()
+	}
+	if magnet {
+		if t, err = fetchMagnet(runCtx, env, o, mag, peers, port, enc, udp, ew, view); err != nil {
+			if view != nil && view.ctl.stopped.Load() {
+				return Exit(ExitInterrupted, errors.New("stopped while fetching the metadata"))
+			}
+			return err
+		}
 	}
 	if t.V2Only() {
 		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
@@ -152,19 +176,6 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	}
 	defer store.Close()
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if o.Timeout > 0 {
-		var c context.CancelFunc
-		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
-		defer c()
-	}
-	tuiOn := useTUI(env, o)
-	var view *live
-	if tuiOn {
-		view = startLive(env, o, t.Info.Name, t.InfoHash, stop)
-		defer view.finish()
-	}
 	have, err := startingPieces(runCtx, env, store, t, o, view)
 	if err != nil {
 		if view != nil && view.ctl.stopped.Load() {
@@ -401,7 +412,7 @@ func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) 
 // fetchMagnet gets a magnet link's info dictionary from peers (BEP 9) and
 // makes a torrent of it with the link's trackers.
 func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magnet, peers []netip.AddrPort,
-	port uint16, enc session.Encryption, udp *tracker.UDPClient, ew *eventWriter) (*metainfo.Torrent, error) {
+	port uint16, enc session.Encryption, udp *tracker.UDPClient, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
 	for _, p := range m.Peers {
 		if ap, err := netip.ParseAddrPort(p); err == nil {
 			peers = append(peers, ap)
@@ -416,7 +427,14 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 	if ew != nil {
 		cfg.Events = ew.Emit
 	}
-	if !o.Quiet && !o.JSON {
+	if view != nil {
+		start := time.Now()
+		show := func(reason string) {
+			view.publish(session.Stats{Name: m.Name, State: "fetching metadata", Reason: reason, Elapsed: time.Since(start)})
+		}
+		show("looking for peers")
+		cfg.Progress = func(have, total int) { show(fmt.Sprintf("%d of %d pieces", have, total)) }
+	} else if !o.Quiet && !o.JSON {
 		name := m.Name
 		if name == "" {
 			name = m.InfoHashHex()
@@ -432,10 +450,10 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 	info, err := session.FetchMetadata(fctx, cfg)
 	switch {
 	case err == nil:
+	case errors.Is(context.Cause(ctx), errTimeout) || (ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)):
+		return nil, Exit(ExitStalled, fmt.Errorf("timed out after %s fetching the metadata", o.Timeout))
 	case ctx.Err() != nil:
 		return nil, Exit(ExitInterrupted, errors.New("interrupted while fetching the metadata"))
-	case errors.Is(err, context.DeadlineExceeded):
-		return nil, Exit(ExitStalled, fmt.Errorf("timed out after %s fetching the metadata", o.Timeout))
 	case errors.Is(err, session.ErrNoMetadata):
 		return nil, Exit(ExitNoPeers, err)
 	default:

@@ -64,7 +64,7 @@ func Magnet(ctx context.Context, env *Env, o MagnetOptions) error {
 	defer udp.Close()
 	sw := o.Swarm
 	sw.JSON = false // the document below is the output, not events
-	t, err := fetchMagnet(ctx, env, sw, m, peers, uint16(ln.Addr().(*net.TCPAddr).Port), enc, udp, nil)
+	t, err := fetchMagnet(ctx, env, sw, m, peers, uint16(ln.Addr().(*net.TCPAddr).Port), enc, udp, nil, nil)
 	if err != nil {
 		return err
 	}
