@@ -20,10 +20,17 @@ func CheckComponent(c string) error {
 		return fmt.Errorf("%w: empty component", ErrInsecurePath)
 	case c == "." || c == "..":
 		return fmt.Errorf("%w: %q component", ErrInsecurePath, c)
-	case strings.ContainsRune(c, 0):
-		return fmt.Errorf("%w: NUL byte in %q", ErrInsecurePath, c)
-	case strings.ContainsAny(c, `/\`):
-		return fmt.Errorf("%w: separator in %q", ErrInsecurePath, c)
+	}
+	// One pass over the bytes (torrents with 100,000 files check this
+	// 300,000 times): NUL, '/' and '\\' are single bytes in UTF-8 and never
+	// part of a multi-byte sequence.
+	for i := 0; i < len(c); i++ {
+		switch c[i] {
+		case 0:
+			return fmt.Errorf("%w: NUL byte in %q", ErrInsecurePath, c)
+		case '/', '\\':
+			return fmt.Errorf("%w: separator in %q", ErrInsecurePath, c)
+		}
 	}
 	return nil
 }

@@ -177,7 +177,7 @@ func Parse(data []byte, opt Options) (*Torrent, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := parser{lenient: opt.Lenient, t: &Torrent{Raw: data}}
+	p := parser{lenient: opt.Lenient, t: &Torrent{Raw: data}, warned: len(warns) > 0}
 	for _, w := range warns {
 		p.t.Findings = append(p.t.Findings, bencodeFinding(w))
 	}
@@ -192,6 +192,7 @@ func Parse(data []byte, opt Options) (*Torrent, error) {
 
 type parser struct {
 	lenient bool
+	warned  bool // the lenient scan departed from canonical form somewhere
 	t       *Torrent
 }
 
@@ -235,8 +236,9 @@ func (p *parser) parse(rootV bencode.Value) error {
 	}
 	t.InfoRaw = infoV.Raw()
 	t.InfoHash = sha1.Sum(t.InfoRaw)
-	if !p.lenient || bencode.IsCanonical(t.InfoRaw) {
-		// Strict parsing already refused non-canonical input.
+	if !p.lenient || !p.warned || bencode.IsCanonical(t.InfoRaw) {
+		// Strict parsing already refused non-canonical input; a lenient scan
+		// without a single warning saw none.
 	} else {
 		t.Findings = append(t.Findings, Finding{ID: "info-not-canonical", Severity: SevWarning, Field: "info",
 			Message: "info dictionary is not canonical bencode; other tools that re-encode it compute another info-hash"})
