@@ -183,6 +183,14 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		}
 		return err
 	}
+	if !seeding {
+		if err := store.Prepare(runCtx, 8); err != nil {
+			if runCtx.Err() != nil {
+				return Exit(ExitInterrupted, errors.New("interrupted while creating the files"))
+			}
+			return Exit(storageCode(err), err)
+		}
+	}
 	if seeding {
 		n := 0
 		for _, h := range have {

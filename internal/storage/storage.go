@@ -73,6 +73,7 @@ type Storage struct {
 
 	mu      sync.Mutex
 	handles map[int]*handle
+	dirs    map[string]bool // directories already made (s.mu)
 	clock   uint64
 	sized   []bool // file has been set to its length during this run
 }
@@ -103,7 +104,7 @@ func Open(t *metainfo.Torrent, dir string, opt Options) (*Storage, error) {
 		t: t, root: root, rootDir: rootDir, ro: opt.ReadOnly, skip: opt.Skip, maxOpen: opt.MaxOpen,
 		names:   make([]string, len(t.Info.Files)),
 		starts:  make([]int64, len(t.Info.Files)+1),
-		handles: map[int]*handle{}, sized: make([]bool, len(t.Info.Files)),
+		handles: map[int]*handle{}, sized: make([]bool, len(t.Info.Files)), dirs: map[string]bool{},
 	}
 	if s.maxOpen <= 0 {
 		s.maxOpen = 128
@@ -325,10 +326,11 @@ func (s *Storage) acquire(i int, write bool) (*handle, error) {
 	var err error
 	rw := write || !s.ro
 	if write {
-		if dir := path.Dir(name); dir != "." {
+		if dir := path.Dir(name); dir != "." && !s.dirs[dir] {
 			if err := s.root.MkdirAll(dir, 0o755); err != nil {
 				return nil, diskError(err)
 			}
+			s.dirs[dir] = true
 		}
 		f, err = s.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	} else if rw {
@@ -411,5 +413,86 @@ func (s *Storage) Finish() error {
 		}
 		s.release(h)
 	}
+	return nil
+}
+
+// Prepare creates every wanted file that does not exist yet, at its full
+// length (sparse), using several goroutines: on file systems where a
+// create costs most of a millisecond, a torrent of 30,000 small files
+// would otherwise spend half a minute creating them one by one in the
+// write path. Directories are made first, once each.
+func (s *Storage) Prepare(ctx context.Context, workers int) error {
+	if s.ro {
+		return nil
+	}
+	var todo []int
+	for i, f := range s.t.Info.Files {
+		if s.names[i] == "" || f.Length == 0 || (i < len(s.skip) && s.skip[i]) {
+			continue
+		}
+		if fi, err := s.root.Stat(s.names[i]); err == nil && fi.Mode().IsRegular() {
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) < 16 {
+		return nil // the write path creates a few files as fast
+	}
+	for _, i := range todo {
+		if dir := path.Dir(s.names[i]); dir != "." && !s.dirs[dir] {
+			if err := s.root.MkdirAll(dir, 0o755); err != nil {
+				return diskError(err)
+			}
+			s.dirs[dir] = true
+		}
+	}
+	work := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < max(workers, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f, err := s.root.OpenFile(s.names[i], os.O_RDWR|os.O_CREATE, 0o644)
+				if err == nil {
+					err = f.Truncate(s.t.Info.Files[i].Length)
+					f.Close()
+				}
+				if err != nil {
+					select {
+					case errs <- diskError(err):
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	for _, i := range todo {
+		select {
+		case work <- i:
+		case err := <-errs:
+			close(work)
+			wg.Wait()
+			return err
+		case <-ctx.Done():
+			close(work)
+			wg.Wait()
+			return ctx.Err()
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	s.mu.Lock()
+	for _, i := range todo {
+		s.sized[i] = true
+	}
+	s.mu.Unlock()
 	return nil
 }

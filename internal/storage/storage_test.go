@@ -375,3 +375,41 @@ func TestSeedThroughSymlink(t *testing.T) {
 		t.Fatalf("ReadBlock through a link: %v", err)
 	}
 }
+
+func TestPrepareCreatesWantedFiles(t *testing.T) {
+	sizes := make([]int64, 40)
+	for i := range sizes {
+		sizes[i] = int64(100 + i)
+	}
+	tor, content, _ := fixture(t, sizes, 16384, false)
+	skip := make([]bool, len(tor.Info.Files))
+	skip[3] = true
+	dir := t.TempDir()
+	s, err := Open(tor, dir, Options{Skip: skip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Prepare(context.Background(), 4); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range tor.Info.Files {
+		fi, err := os.Stat(s.FilePath(i))
+		switch {
+		case i == 3 && err == nil:
+			t.Fatal("a skipped file was created")
+		case i != 3 && (err != nil || fi.Size() != f.Length):
+			t.Fatalf("file %d: %v", i, err)
+		}
+	}
+	writeAll(t, s, tor, content, 16384)
+	for i, f := range tor.Info.Files {
+		if i == 3 {
+			continue
+		}
+		b, _ := os.ReadFile(s.FilePath(i))
+		if !bytes.Equal(b, content[f.Offset:f.Offset+f.Length]) {
+			t.Fatalf("file %d differs after writing", i)
+		}
+	}
+}

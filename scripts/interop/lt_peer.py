@@ -4,7 +4,8 @@
 Usage: /usr/bin/python3 lt_peer.py seed|get TORRENT SAVE_DIR [options]
        /usr/bin/python3 lt_peer.py magnet MAGNET_URI SAVE_DIR [options]
 
-Prints JSON lines on stdout: {"event": "listening", "port": N} once the
+Prints JSON lines on stdout ({"event": "metadata", "seconds": S} when a
+magnet's metadata has arrived): {"event": "listening", "port": N} once the
 listen socket is up, {"event": "finished", "seconds": S, ...} when a get has
 every piece (then exits 0), and {"event": "error", ...} on failure (exit 1).
 A seeder runs until it is killed. Everything stays on 127.0.0.1: DHT, LSD,
@@ -93,7 +94,11 @@ def main():
         say(event="finished", seconds=seconds, downloaded=h.status().total_payload_download)
         return 0
 
+    said_metadata = False
     while time.time() < end:
+        if args.mode == "magnet" and not said_metadata and h.status().has_metadata:
+            said_metadata = True
+            say(event="metadata", seconds=time.time() - start)
         for a in ses.pop_alerts():
             if isinstance(a, lt.torrent_finished_alert) and args.mode != "seed":
                 return finished()
