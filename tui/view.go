@@ -285,11 +285,7 @@ func (m Model) peers(w, h int) []string {
 		header += fmt.Sprintf(" %6s  our choke", "theirs")
 	}
 	lines := []string{"", m.sty.label.Render(m.fit(header, w))}
-	rows := max(h-2, 1)
-	first := 0
-	if m.peerCursor >= rows {
-		first = m.peerCursor - rows + 1
-	}
+	rows, first := window(h-2, m.peerCursor)
 	if len(ps) == 0 {
 		lines = append(lines, m.sty.dim.Render("  no peers connected"))
 	}
@@ -466,11 +462,7 @@ func prioName(p picker.Priority) string {
 func (m Model) files(w, h int) []string {
 	fs := m.st.Files
 	lines := []string{"", m.sty.label.Render(m.fit(fmt.Sprintf("%-3s %-6s %6s %10s  %s", "sel", "prio", "done", "size", "path"), w))}
-	rows := max(h-2, 1)
-	first := 0
-	if m.fileCursor >= rows {
-		first = m.fileCursor - rows + 1
-	}
+	rows, first := window(h-2, m.fileCursor)
 	if len(fs) == 0 {
 		lines = append(lines, m.sty.dim.Render("  no file list"))
 	}
@@ -535,4 +527,14 @@ func (m Model) trackers(w int) []string {
 		}
 	}
 	return lines
+}
+
+// window is how many list rows fit in room lines, and the first one to
+// show so that the cursor stays on screen.
+func window(room, cursor int) (rows, first int) {
+	rows = max(room, 1)
+	if cursor >= rows {
+		first = cursor - rows + 1
+	}
+	return rows, first
 }
