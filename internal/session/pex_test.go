@@ -113,6 +113,9 @@ func TestPrivateNoPEX(t *testing.T) {
 			if _, ok := peh.M[pexExt]; ok {
 				t.Fatal("a private torrent offers ut_pex")
 			}
+			if string(peh.YourIP) != string([]byte{127, 0, 0, 1}) || peh.MetadataSize != int64(len(tor.InfoRaw)) {
+				t.Fatalf("extended handshake: yourip %v, metadata_size %d", peh.YourIP, peh.MetadataSize)
+			}
 			sawHandshake = true
 		} else if m.ExtID == 7 {
 			t.Fatal("a private torrent sent a PEX message")

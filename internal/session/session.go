@@ -558,6 +558,9 @@ func (s *Session) handleNewConn(n pendingConn) {
 		if s.pexAllowed() {
 			eh.M[pexExt] = ourPEXID
 		}
+		if ip := c.addr.Addr().Unmap(); ip.IsValid() {
+			eh.YourIP = ip.AsSlice() // how we see them (BEP 10 yourip)
+		}
 		if b, err := eh.Marshal(); err == nil {
 			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
 		}
