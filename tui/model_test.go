@@ -28,7 +28,7 @@ func fixture() session.Stats {
 		Wanted: int64(n-10) * 256 << 10, Left: int64(60) * 256 << 10,
 		Downloaded: 14 << 20, Uploaded: 3 << 20, Wasted: 32 << 10, DownRate: 6.5 * (1 << 20), UpRate: 512 << 10,
 		HashFails: 1, Banned: 1, Known: 7, Elapsed: 83 * time.Second, State: "downloading",
-		Sources: map[string]int{"tracker": 2, "incoming": 1},
+		Sources: map[string]int{"tracker": 2, "incoming": 1}, KnownBy: map[string]int{"tracker": 5, "pex": 2},
 	}
 	st.PieceState = make([]uint8, n)
 	st.Availability = make([]uint16, n)

@@ -208,7 +208,11 @@ func (m Model) peerSummary() string {
 	}
 	var src []string
 	for _, k := range []string{"tracker", "dht", "pex", "incoming", "manual"} {
-		if n := st.Sources[k]; n > 0 {
+		n, known := st.Sources[k], st.KnownBy[k]
+		switch {
+		case known > 0:
+			src = append(src, fmt.Sprintf("%s %d/%d", k, n, known))
+		case n > 0:
 			src = append(src, fmt.Sprintf("%s %d", k, n))
 		}
 	}

@@ -101,7 +101,8 @@ type Stats struct {
 	Elapsed     time.Duration
 	State       string         // downloading, endgame, stalled, paused, complete, seeding
 	Reason      string         // why, when stalled
-	Sources     map[string]int // connected peers by source (tracker, manual, incoming)
+	Sources     map[string]int // connected peers by source (tracker, manual, incoming, pex)
+	KnownBy     map[string]int // known addresses by source
 
 	// With Config.Detail only:
 	PieceState   []uint8  // per piece: PieceMissing, PiecePartial, PieceHave, PieceSkipped
@@ -133,7 +134,9 @@ func (s *Session) snapshot() Stats {
 		Elapsed: time.Since(s.startedAt), Sources: map[string]int{},
 	}
 	st.State, st.Reason = s.state()
+	st.KnownBy = map[string]int{}
 	for _, k := range s.known {
+		st.KnownBy[k.source]++
 		if k.banned {
 			st.Banned++
 		}
