@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"tt/internal/app"
@@ -8,7 +10,7 @@ import (
 
 // swarmFlags are shared by get and seed.
 func swarmFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.IntFlag{Name: "port", Usage: "listen `PORT` for peers (0: any free port)"},
 		&cli.StringFlag{Name: "bind", Usage: "listen `ADDRESS` (default: all interfaces)"},
 		&cli.StringSliceFlag{Name: "peer", Usage: "connect to the peer at `HOST:PORT`; repeatable"},
@@ -19,9 +21,16 @@ func swarmFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
 		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
 		&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY` for peer connections: prefer (obfuscated handshake where the peer can), require (RC4 only), disable"},
+	}, outputFlags(5e9)...)
+}
+
+// outputFlags choose between the live view, status lines and NDJSON; get,
+// seed and demo share them.
+func outputFlags(statusInterval time.Duration) []cli.Flag {
+	return []cli.Flag{
 		&cli.BoolFlag{Name: "json", Usage: "print events as NDJSON on stdout (see docs/json.md)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		&cli.DurationFlag{Name: "status-interval", Value: 5e9, Usage: "how often to print a status line (or, with --json, a progress event)"},
+		&cli.DurationFlag{Name: "status-interval", Value: statusInterval, Usage: "how often to print a status line (or, with --json, a progress event)"},
 		&cli.BoolFlag{Name: "tui", Usage: "show the live view even when stdout is not a terminal (it draws on stderr)"},
 		&cli.BoolFlag{Name: "no-tui", Usage: "never show the live view; print status lines instead"},
 		&cli.DurationFlag{Name: "refresh", Value: 1e9, Usage: "least time between two redraws of the live view"},
@@ -116,18 +125,12 @@ func demoCommand(env *app.Env) *cli.Command {
 		Description: "Starts a tracker and a few seeders of generated content inside this process, on\n" +
 			"127.0.0.1 only, and downloads from them with the engine and live view of tt get.\n" +
 			"Nothing leaves the machine; the files are removed afterwards unless --keep names a directory.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "keep", Usage: "keep the torrent, the content and the download in `DIR` (new or empty)"},
 			&cli.StringFlag{Name: "size", Value: "128MiB", Usage: "content `SIZE`"},
 			&cli.IntFlag{Name: "seeders", Value: 3, Usage: "how many seeders"},
 			&cli.StringFlag{Name: "rate", Value: "8MiB", Usage: "each seeder's upload `RATE` per second (0: unlimited)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the download's events as NDJSON on stdout"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-			&cli.BoolFlag{Name: "tui", Usage: "show the live view even when stdout is not a terminal"},
-			&cli.BoolFlag{Name: "no-tui", Usage: "print status lines instead of the live view"},
-			&cli.DurationFlag{Name: "refresh", Value: 1e9, Usage: "least time between two redraws of the live view"},
-			&cli.DurationFlag{Name: "status-interval", Value: 2e9, Usage: "how often to print a status line"},
-		},
+		}, outputFlags(2e9)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return app.Usagef("demo: no arguments expected, got %d", c.NArg())

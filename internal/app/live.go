@@ -3,7 +3,6 @@ package app
 import (
 	"encoding/hex"
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -102,8 +101,7 @@ func startLive(env *Env, o SwarmOptions, name string, ih [20]byte, stop func()) 
 	l := &live{ctl: &control{stop: stop}, done: make(chan struct{}), ch: make(chan session.Stats, 1), forced: make(chan struct{})}
 	m := tui.New(tui.Options{Name: name, InfoHash: hex.EncodeToString(ih[:]), Updates: l.ch, Control: l.ctl,
 		Refresh: o.Refresh, Profile: profile, ASCII: ascii})
-	var in io.Reader = env.Stdin
-	opts := []tea.ProgramOption{tea.WithOutput(env.Stderr), tea.WithInput(in), tea.WithoutSignalHandler()}
+	opts := []tea.ProgramOption{tea.WithOutput(env.Stderr), tea.WithInput(env.Stdin), tea.WithoutSignalHandler()}
 	if f, ok := env.Stderr.(*os.File); ok && isTerminal(f) {
 		opts = append(opts, tea.WithAltScreen())
 	}

@@ -237,7 +237,7 @@ func (s *Session) detail(st *Stats) {
 	}
 	pl := s.t.Info.PieceLength
 	for i, f := range s.t.Info.Files {
-		fs := FileStats{Path: joinPath(f.Path), Length: f.Length, Pad: f.Pad, Priority: picker.Normal}
+		fs := FileStats{Path: s.t.FilePath(i), Length: f.Length, Pad: f.Pad, Priority: picker.Normal}
 		if s.prios != nil {
 			fs.Priority = s.prios[i]
 		}
@@ -253,15 +253,4 @@ func (s *Session) detail(st *Stats) {
 		st.Files = append(st.Files, fs)
 	}
 	st.Trackers = s.trackers.copy()
-}
-
-func joinPath(parts []string) string {
-	out := ""
-	for i, p := range parts {
-		if i > 0 {
-			out += "/"
-		}
-		out += p
-	}
-	return out
 }

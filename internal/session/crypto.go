@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func acceptHandshake(nc net.Conn, sessions Sessions, deadline time.Time) (net.Co
 		return target.Handshake(), true
 	}
 	if string(first) == "\x13"+peerwire.Protocol {
-		conn := &prefixConn{Conn: nc, r: io.MultiReader(bytesReader(first), nc)}
+		conn := &prefixConn{Conn: nc, r: io.MultiReader(bytes.NewReader(first), nc)}
 		hs, err := peerwire.HandshakeIncoming(conn, deadline, lookup)
 		if err != nil {
 			return nil, nil, hs, "", err
@@ -138,19 +139,6 @@ func acceptHandshake(nc net.Conn, sessions Sessions, deadline time.Time) (net.Co
 	}
 	return mc, target, hs, encName(mc), nil
 }
-
-type bytesReaderT struct{ b []byte }
-
-func (r *bytesReaderT) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-func bytesReader(b []byte) io.Reader { return &bytesReaderT{b} }
 
 // errNoMSE marks an outgoing MSE handshake the peer did not complete, so
 // that a plaintext retry may follow.

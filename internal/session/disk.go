@@ -52,6 +52,7 @@ func (s *Session) diskLoop() {
 	// written with one call: fewer system calls for the page cache.
 	run := make([]byte, 0, maxWriteRun)
 	var pending []diskJob
+	var jobs []diskJob // the run being gathered, reused
 	for {
 		var j diskJob
 		var ok bool
@@ -64,7 +65,7 @@ func (s *Session) diskLoop() {
 		if !ok {
 			break
 		}
-		jobs := []diskJob{j}
+		jobs = append(jobs[:0], j)
 		end := j.begin + int64(len(j.data))
 	gather:
 		for !j.ready && len(run)+int(end-jobs[0].begin) < maxWriteRun {

@@ -150,19 +150,8 @@ func announceForPeers(ctx context.Context, cfg FetchConfig, found chan<- []netip
 			return
 		case <-time.After(time.Until(next)):
 		}
-		var resp *tracker.AnnounceResponse
-		url, err := tiers.Try(ctx, func(ctx context.Context, url string) error {
-			actx, c := context.WithTimeout(ctx, 15*time.Second)
-			defer c()
-			r, err := client.Announce(actx, url, &tracker.AnnounceRequest{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID,
-				Port: cfg.Port, Left: 1, Event: tracker.EventStarted, NumWant: 200})
-			if err != nil {
-				emit(Event{Type: "tracker_error", Tracker: url, Error: err.Error()})
-				return err
-			}
-			resp = r
-			return nil
-		})
+		resp, url, err := tierAnnounce(ctx, client, tiers, &tracker.AnnounceRequest{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID,
+			Port: cfg.Port, Left: 1, Event: tracker.EventStarted, NumWant: 200}, 15*time.Second, emit, nil)
 		if err != nil {
 			next = sched.Failed(time.Now())
 			continue

@@ -262,10 +262,8 @@ func NewPeerID() [20]byte {
 // Stats is the channel of snapshots; the newest replaces an unread one.
 func (s *Session) Stats() <-chan Stats { return s.stats }
 
-// Accept hands the session a connection a peer opened, after the handshake.
+// accept hands the session a connection a peer opened, after the handshake.
 // It returns false when the session no longer runs.
-func (s *Session) Accept(nc net.Conn, hs peerwire.Handshake) bool { return s.accept(nc, hs, encPlain) }
-
 func (s *Session) accept(nc net.Conn, hs peerwire.Handshake, enc string) bool {
 	select {
 	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming", enc: enc}:

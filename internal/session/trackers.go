@@ -25,28 +25,11 @@ func (s *Session) trackerLoop(ctx context.Context) {
 	var trackerID, lastURL string
 	completed := s.completed
 	announce := func(ctx context.Context, ev tracker.Event) (*tracker.AnnounceResponse, error) {
-		var resp *tracker.AnnounceResponse
-		url, err := tiers.Try(ctx, func(ctx context.Context, url string) error {
-			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			s.trackers.set(url, func(ts *TrackerStats) { ts.Status = "announcing" })
-			r, err := client.Announce(actx, url, &tracker.AnnounceRequest{
-				InfoHash: s.t.InfoHash, PeerID: s.peerID, Port: s.cfg.Port,
-				Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
-				Event: ev, NumWant: 200, Key: key, TrackerID: trackerID,
-			})
-			if err != nil {
-				s.emit(Event{Type: "tracker_error", Tracker: url, Error: err.Error()})
-				s.trackers.set(url, func(ts *TrackerStats) { ts.Status, ts.Error, ts.Last = "error", err.Error(), time.Now() })
-				return err
-			}
-			s.trackers.set(url, func(ts *TrackerStats) {
-				ts.Status, ts.Error, ts.Last = "working", "", time.Now()
-				ts.Seeders, ts.Leechers, ts.Peers = r.Seeders, r.Leechers, len(r.Peers)
-			})
-			resp = r
-			return nil
-		})
+		resp, url, err := tierAnnounce(ctx, client, tiers, &tracker.AnnounceRequest{
+			InfoHash: s.t.InfoHash, PeerID: s.peerID, Port: s.cfg.Port,
+			Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
+			Event: ev, NumWant: 200, Key: key, TrackerID: trackerID,
+		}, 30*time.Second, s.emit, &s.trackers)
 		if err == nil {
 			lastURL = url
 		}
@@ -107,4 +90,35 @@ func (s *Session) trackerLoop(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// tierAnnounce sends req to the tiers' trackers in BEP 12 order until one
+// answers, reporting failures as tracker_error events and (when board is
+// set) each tracker's status.
+func tierAnnounce(ctx context.Context, client *tracker.Client, tiers *tracker.Tiers, req *tracker.AnnounceRequest,
+	timeout time.Duration, emit func(Event), board *trackerBoard) (*tracker.AnnounceResponse, string, error) {
+	set := func(url string, f func(*TrackerStats)) {
+		if board != nil {
+			board.set(url, f)
+		}
+	}
+	var resp *tracker.AnnounceResponse
+	url, err := tiers.Try(ctx, func(ctx context.Context, url string) error {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		set(url, func(ts *TrackerStats) { ts.Status = "announcing" })
+		r, err := client.Announce(actx, url, req)
+		if err != nil {
+			emit(Event{Type: "tracker_error", Tracker: url, Error: err.Error()})
+			set(url, func(ts *TrackerStats) { ts.Status, ts.Error, ts.Last = "error", err.Error(), time.Now() })
+			return err
+		}
+		set(url, func(ts *TrackerStats) {
+			ts.Status, ts.Error, ts.Last = "working", "", time.Now()
+			ts.Seeders, ts.Leechers, ts.Peers = r.Seeders, r.Leechers, len(r.Peers)
+		})
+		resp = r
+		return nil
+	})
+	return resp, url, err
 }

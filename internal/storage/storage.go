@@ -192,10 +192,18 @@ func (s *Storage) pieceOff(piece int, begin int64) int64 {
 	return int64(piece)*s.t.Info.PieceLength + begin
 }
 
+// checkBlock requires n bytes at begin to lie inside piece.
+func (s *Storage) checkBlock(piece int, begin int64, n int) error {
+	if piece < 0 || piece >= s.t.NumPieces() || begin < 0 || begin+int64(n) > s.t.PieceLen(piece) {
+		return fmt.Errorf("%w: piece %d, %d bytes at %d", ErrRange, piece, n, begin)
+	}
+	return nil
+}
+
 // ReadBlock reads len(buf) bytes of piece at begin.
 func (s *Storage) ReadBlock(piece int, begin int64, buf []byte) (int, error) {
-	if piece < 0 || piece >= s.t.NumPieces() || begin < 0 || begin+int64(len(buf)) > s.t.PieceLen(piece) {
-		return 0, fmt.Errorf("%w: piece %d, %d bytes at %d", ErrRange, piece, len(buf), begin)
+	if err := s.checkBlock(piece, begin, len(buf)); err != nil {
+		return 0, err
 	}
 	return s.ReadAt(buf, s.pieceOff(piece, begin))
 }
@@ -230,8 +238,8 @@ func (s *Storage) ReadAt(buf []byte, off int64) (int, error) {
 
 // WriteBlock writes data into piece at begin.
 func (s *Storage) WriteBlock(piece int, begin int64, data []byte) error {
-	if piece < 0 || piece >= s.t.NumPieces() || begin < 0 || begin+int64(len(data)) > s.t.PieceLen(piece) {
-		return fmt.Errorf("%w: piece %d, %d bytes at %d", ErrRange, piece, len(data), begin)
+	if err := s.checkBlock(piece, begin, len(data)); err != nil {
+		return err
 	}
 	if s.ro {
 		return ErrReadOnly
