@@ -21,7 +21,24 @@ func swarmFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
 		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
 		&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY` for peer connections: prefer (obfuscated handshake where the peer can), require (RC4 only), disable"},
-	}, outputFlags(5e9)...)
+	}, append(dhtFlags(), outputFlags(5e9)...)...)
+}
+
+// dhtFlags are shared by get, seed and magnet.
+func dhtFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the DHT (private torrents never do)"},
+		&cli.StringSliceFlag{Name: "dht-bootstrap", Usage: "join the DHT through the node at `HOST:PORT`; repeatable (default: the public routers)"},
+		&cli.StringFlag{Name: "dht-state", Usage: "keep the DHT routing table in `FILE` between runs (default: tt/dht.dat in the user cache directory)"},
+	}
+}
+
+// dhtOptions reads the flags of dhtFlags into o.
+func dhtOptions(c *cli.Context, o *app.SwarmOptions) {
+	o.NoDHT, o.DHTState = c.Bool("no-dht"), c.String("dht-state")
+	if c.IsSet("dht-bootstrap") {
+		o.DHTBootstrap = c.StringSlice("dht-bootstrap")
+	}
 }
 
 // outputFlags choose between the live view, status lines and NDJSON; get,
@@ -44,6 +61,7 @@ func swarmOptions(c *cli.Context) (app.SwarmOptions, error) {
 		JSON: c.Bool("json"), Quiet: c.Bool("quiet"), StatusInterval: c.Duration("status-interval"),
 		Refresh: c.Duration("refresh"), Encryption: c.String("encryption"),
 	}
+	dhtOptions(c, &o)
 	switch {
 	case c.Bool("tui") && c.Bool("no-tui"):
 		return o, app.Usagef("--tui and --no-tui contradict each other")
@@ -162,7 +180,7 @@ func magnetCommand(env *app.Env) *cli.Command {
 		Description: "Finds peers through --peer, the link's x.pe peers and its tr= trackers, fetches the info\n" +
 			"dictionary from them (BEP 9), checks it against the info-hash and writes NAME.torrent (or -o FILE).\n" +
 			"Exit codes: 0 written, 3 bad link, 7 the output exists, 10 timed out, 11 no peer served it.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (- for stdout)"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite the output"},
 			&cli.BoolFlag{Name: "json", Usage: "print the torrent's tt.inspect/1 document on stdout"},
@@ -174,16 +192,17 @@ func magnetCommand(env *app.Env) *cli.Command {
 			&cli.DurationFlag{Name: "stall-timeout", Value: 60e9, Usage: "give up (exit 11) after this long without metadata"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
-		},
+		}, dhtFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return app.Usagef("magnet: one MAGNET expected, got %d", c.NArg())
 			}
+			sw := app.SwarmOptions{Peers: c.StringSlice("peer"), NoTrackers: c.Bool("no-trackers"), Encryption: c.String("encryption"),
+				Bind: c.String("bind"), Port: c.Int("port"), StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"),
+				Quiet: c.Bool("quiet")}
+			dhtOptions(c, &sw)
 			return app.Magnet(c.Context, env, app.MagnetOptions{
-				Link: c.Args().First(), Output: c.String("output"), Force: c.Bool("force"), JSON: c.Bool("json"),
-				Swarm: app.SwarmOptions{Peers: c.StringSlice("peer"), NoTrackers: c.Bool("no-trackers"), Encryption: c.String("encryption"),
-					Bind: c.String("bind"), Port: c.Int("port"), StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"),
-					Quiet: c.Bool("quiet")},
+				Link: c.Args().First(), Output: c.String("output"), Force: c.Bool("force"), JSON: c.Bool("json"), Swarm: sw,
 			})
 		},
 	}

@@ -45,6 +45,9 @@ type SwarmOptions struct {
 	SeedRatio      float64
 	SeedTime       time.Duration
 	NoTrackers     bool
+	NoDHT          bool
+	DHTBootstrap   []string // host:port of nodes to join through (nil: the public routers)
+	DHTState       string   // routing table file (empty: in the user cache directory)
 	JSON           bool
 	Quiet          bool
 	StatusInterval time.Duration
@@ -102,18 +105,19 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		defer ew.Close()
 		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
 	}
-	udp, err := tracker.ListenUDP(tracker.UDPConfig{})
-	if err != nil {
-		return Exit(ExitIO, err)
-	}
-	defer udp.Close()
-
 	var t *metainfo.Torrent
 	if !magnet {
 		if t, err = loadTorrent(env, o.Torrent); err != nil {
 			return err
 		}
 	}
+	// A private torrent (BEP 27) never uses the DHT. A magnet link cannot
+	// say; its session turns the DHT off if the metadata is private.
+	udp, err := openUDP(env, o, port, magnet || !t.Info.Private)
+	if err != nil {
+		return err
+	}
+	defer udp.Close()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	if o.Timeout > 0 {
@@ -205,7 +209,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 
 	cfg := session.Config{
 		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
-		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp},
+		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(),
 		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
 		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
 		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
@@ -420,7 +424,7 @@ func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) 
 // fetchMagnet gets a magnet link's info dictionary from peers (BEP 9) and
 // makes a torrent of it with the link's trackers.
 func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magnet, peers []netip.AddrPort,
-	port uint16, enc session.Encryption, udp *tracker.UDPClient, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
+	port uint16, enc session.Encryption, udp *udpStack, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
 	for _, p := range m.Peers {
 		if ap, err := netip.ParseAddrPort(p); err == nil {
 			peers = append(peers, ap)
@@ -431,7 +435,7 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 		tiers = append(tiers, []string{tr})
 	}
 	cfg := session.FetchConfig{InfoHash: m.InfoHash, Port: port, Peers: peers, Trackers: tiers, NoTrackers: o.NoTrackers,
-		Tracker: &tracker.Client{UDP: udp}, Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
+		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
 	if ew != nil {
 		cfg.Events = ew.Emit
 	}

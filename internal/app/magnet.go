@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"tt/internal/session"
-	"tt/internal/tracker"
 	"tt/metainfo"
 )
 
@@ -57,14 +56,15 @@ func Magnet(ctx context.Context, env *Env, o MagnetOptions) error {
 		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Swarm.Port, err))
 	}
 	defer ln.Close()
-	udp, err := tracker.ListenUDP(tracker.UDPConfig{})
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	udp, err := openUDP(env, o.Swarm, port, true)
 	if err != nil {
-		return Exit(ExitIO, err)
+		return err
 	}
 	defer udp.Close()
 	sw := o.Swarm
 	sw.JSON = false // the document below is the output, not events
-	t, err := fetchMagnet(ctx, env, sw, m, peers, uint16(ln.Addr().(*net.TCPAddr).Port), enc, udp, nil, nil)
+	t, err := fetchMagnet(ctx, env, sw, m, peers, port, enc, udp, nil, nil)
 	if err != nil {
 		return err
 	}

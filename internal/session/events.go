@@ -9,8 +9,9 @@ import (
 
 // Event is one line of `tt get --json` (NDJSON). Type is one of: listening, started,
 // peer_connected, peer_disconnected, peer_banned, piece_verified,
-// hash_failed, tracker_reply, tracker_error, dial_failed, progress, complete,
-// done. Fields that do not apply are left out.
+// hash_failed, tracker_reply, tracker_error, dht_reply, dht_error,
+// dial_failed, progress, complete, done, and the metadata_* events of a
+// magnet link. Fields that do not apply are left out.
 type Event struct {
 	Time       time.Time `json:"time"`
 	Type       string    `json:"type"`

@@ -25,6 +25,7 @@ type FetchConfig struct {
 	Trackers   [][]string
 	Tracker    *tracker.Client
 	NoTrackers bool
+	DHT        DHT // peers from the DHT (nil: none)
 	Encryption Encryption
 	ClientName string
 	// StallAfter gives up when no metadata arrives for this long (0: never).
@@ -66,13 +67,21 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 			cfg.Events(e)
 		}
 	}
-	found := make(chan []netip.AddrPort, 8)
-	found <- cfg.Peers
+	found := make(chan foundPeers, 8)
+	found <- foundPeers{peers: cfg.Peers, source: "manual"}
 	if !cfg.NoTrackers && len(cfg.Trackers) > 0 {
 		go announceForPeers(ctx, cfg, found, emit)
 	}
+	if cfg.DHT != nil {
+		go dhtLookups(ctx, cfg.DHT, cfg.InfoHash, cfg.Port, false, func(ps []netip.AddrPort) {
+			select {
+			case found <- foundPeers{peers: ps, source: "dht"}:
+			case <-ctx.Done():
+			}
+		}, emit)
+	}
 	tried := map[netip.AddrPort]bool{}
-	retry := make(chan netip.AddrPort, 64)
+	retry := make(chan foundPeers, 64)
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -86,19 +95,19 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case a := <-retry:
-			delete(tried, a)
+			delete(tried, a.peers[0])
 			select {
-			case found <- []netip.AddrPort{a}:
+			case found <- a:
 			default:
 			}
-		case addrs := <-found:
-			for _, a := range addrs {
+		case f := <-found:
+			for _, a := range f.peers {
 				if tried[a] || !a.IsValid() || a.Port() == 0 || (a.Port() == cfg.Port && a.Addr().IsLoopback()) {
 					continue
 				}
 				tried[a] = true
 				wg.Add(1)
-				go func(a netip.AddrPort) {
+				go func(a netip.AddrPort, source string) {
 					defer wg.Done()
 					select {
 					case sem <- struct{}{}:
@@ -106,9 +115,9 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 						return
 					}
 					defer func() { <-sem }()
-					err := fetchFrom(ctx, cfg, a, st, emit)
+					err := fetchFrom(ctx, cfg, a, source, st, emit)
 					if err != nil && ctx.Err() == nil {
-						emit(Event{Type: "metadata_peer", Peer: a.String(), Error: err.Error()})
+						emit(Event{Type: "metadata_peer", Peer: a.String(), Source: source, Error: err.Error()})
 						// Let it be tried again later, unless it lied.
 						time.AfterFunc(5*time.Second, func() {
 							st.mu.Lock()
@@ -116,13 +125,13 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 							st.mu.Unlock()
 							if !bad {
 								select {
-								case retry <- a:
+								case retry <- foundPeers{peers: []netip.AddrPort{a}, source: source}:
 								default:
 								}
 							}
 						})
 					}
-				}(a)
+				}(a, f.source)
 			}
 		case <-tick.C:
 			st.mu.Lock()
@@ -136,7 +145,7 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 }
 
 // announceForPeers announces to the magnet's trackers until ctx ends.
-func announceForPeers(ctx context.Context, cfg FetchConfig, found chan<- []netip.AddrPort, emit func(Event)) {
+func announceForPeers(ctx context.Context, cfg FetchConfig, found chan<- foundPeers, emit func(Event)) {
 	client := cfg.Tracker
 	if client == nil {
 		client = &tracker.Client{}
@@ -159,7 +168,7 @@ func announceForPeers(ctx context.Context, cfg FetchConfig, found chan<- []netip
 		emit(Event{Type: "tracker_reply", Tracker: url, NumPeers: len(resp.Peers), Seeders: resp.Seeders, Leechers: resp.Leechers})
 		next = time.Now().Add(30 * time.Second) // while fetching metadata, ask again soon
 		select {
-		case found <- resp.Peers:
+		case found <- foundPeers{peers: resp.Peers, source: "tracker"}:
 		case <-ctx.Done():
 			return
 		}
@@ -243,7 +252,7 @@ func (st *metaState) put(ih [20]byte, from netip.AddrPort, m peerwire.MetadataMs
 
 // fetchFrom connects to one peer and asks it for metadata pieces until the
 // metadata is complete or the peer fails.
-func fetchFrom(ctx context.Context, cfg FetchConfig, addr netip.AddrPort, st *metaState, emit func(Event)) error {
+func fetchFrom(ctx context.Context, cfg FetchConfig, addr netip.AddrPort, source string, st *metaState, emit func(Event)) error {
 	ours := peerwire.Handshake{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID}
 	ours.Set(peerwire.BitExtended)
 	ours.Set(peerwire.BitFast)
@@ -265,7 +274,7 @@ func fetchFrom(ctx context.Context, cfg FetchConfig, addr netip.AddrPort, st *me
 	if _, err := nc.Write(peerwire.AppendMessage(nil, peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b})); err != nil {
 		return err
 	}
-	emit(Event{Type: "metadata_peer", Peer: addr.String()})
+	emit(Event{Type: "metadata_peer", Peer: addr.String(), Source: source})
 	r := peerwire.NewReader(nc)
 	r.MaxLength = peerwire.MetadataPieceSize + 1024 + 1<<20 // a large bitfield may come first
 	var theirID uint8

@@ -49,6 +49,7 @@ type Config struct {
 	Peers      []netip.AddrPort // manual peers, always dialled
 	NoTrackers bool
 	Tracker    *tracker.Client
+	DHT        DHT // peers from the DHT (nil: none; never for a private torrent)
 
 	Seed        bool // keep serving after the download completes
 	MaxPeers    int  // connections (default 50)
@@ -299,6 +300,12 @@ func (s *Session) Run(parent context.Context) error {
 	} else {
 		close(trackerDone)
 	}
+	dhtDone := make(chan struct{})
+	if s.cfg.DHT != nil && !s.t.Info.Private {
+		go func() { s.dhtLoop(ctx); close(dhtDone) }()
+	} else {
+		close(dhtDone)
+	}
 	s.emit(Event{Type: "started", Pieces: s.numPieces, Have: s.pick.HaveCount()})
 	err := s.loop(ctx)
 	if err != nil && parent.Err() != nil {
@@ -311,6 +318,7 @@ func (s *Session) Run(parent context.Context) error {
 	close(s.diskJobs)
 	<-diskDone
 	<-trackerDone
+	<-dhtDone
 	if s.cfg.Checkpoint != nil {
 		s.cfg.Checkpoint(s.pick.Have())
 	}

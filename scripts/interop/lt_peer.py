@@ -8,8 +8,10 @@ Prints JSON lines on stdout ({"event": "metadata", "seconds": S} when a
 magnet's metadata has arrived): {"event": "listening", "port": N} once the
 listen socket is up, {"event": "finished", "seconds": S, ...} when a get has
 every piece (then exits 0), and {"event": "error", ...} on failure (exit 1).
-A seeder runs until it is killed. Everything stays on 127.0.0.1: DHT, LSD,
-UPnP, NAT-PMP and PEX are off.
+A seeder runs until it is killed. Everything stays on 127.0.0.1: LSD,
+UPnP, NAT-PMP and PEX are off, and so is the DHT unless --dht-bootstrap
+names loopback nodes to join (then the torrent is announced to it, and
+{"event": "dht", "nodes": N} is printed once the node knows others).
 """
 import argparse
 import json
@@ -34,6 +36,7 @@ def main():
     ap.add_argument("--encryption", choices=["prefer", "require", "disable"], default="prefer")
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--dht-bootstrap", action="append", default=[], help="HOST:PORT of a DHT node on loopback")
     args = ap.parse_args()
 
     tcp = args.transport in ("tcp", "both")
@@ -49,6 +52,17 @@ def main():
         "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
         "user_agent": "libtorrent-interop",
     }
+    if args.dht_bootstrap:
+        if not all(b.startswith("127.") for b in args.dht_bootstrap):
+            raise SystemExit("--dht-bootstrap: loopback nodes only")
+        # All test nodes share 127.0.0.1: relax the one-node-per-IP rules.
+        settings.update({
+            "enable_dht": True, "dht_bootstrap_nodes": ",".join(args.dht_bootstrap),
+            "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
+            "dht_prefer_verified_node_ids": False, "dht_ignore_dark_internet": False,
+            "dht_announce_interval": 5,
+        })
+        settings["alert_mask"] |= lt.alert.category_t.dht_notification
     ses = lt.session(settings)
     if args.mode == "magnet":
         params = lt.parse_magnet_uri(args.torrent)
@@ -95,7 +109,12 @@ def main():
         return 0
 
     said_metadata = False
+    said_dht = False
     while time.time() < end:
+        if args.dht_bootstrap and not said_dht and ses.status().dht_nodes > 0:
+            said_dht = True
+            h.force_dht_announce()
+            say(event="dht", nodes=ses.status().dht_nodes)
         if args.mode == "magnet" and not said_metadata and h.status().has_metadata:
             said_metadata = True
             say(event="metadata", seconds=time.time() - start)

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"tt/internal/dht"
+	"tt/internal/session"
+	"tt/internal/tracker"
+	"tt/internal/transport"
+)
+
+// udpStack is the UDP side of a swarm command: one socket shared by the
+// UDP tracker client and the DHT node.
+type udpStack struct {
+	mux     *transport.UDPMux
+	tracker *tracker.UDPClient
+	dht     *dht.Server // nil when the DHT is off
+	state   string      // where the routing table is saved ("" : nowhere)
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// defaultDHTState is where the routing table is kept between runs.
+func defaultDHTState() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "tt", "dht.dat")
+}
+
+// openUDP opens the shared socket on the TCP listener's port when it is
+// free (another one otherwise) and starts the DHT unless withDHT is false.
+func openUDP(env *Env, o SwarmOptions, tcpPort uint16, withDHT bool) (*udpStack, error) {
+	mux, err := transport.ListenUDP(net.JoinHostPort(o.Bind, strconv.Itoa(int(tcpPort))))
+	if err != nil {
+		if mux, err = transport.ListenUDP(net.JoinHostPort(o.Bind, "0")); err != nil {
+			return nil, Exit(ExitIO, fmt.Errorf("udp socket: %w", err))
+		}
+	}
+	u := &udpStack{mux: mux, tracker: tracker.NewUDPClient(mux, tracker.UDPConfig{}), done: make(chan struct{})}
+	mux.Handle(u.tracker)
+	if !withDHT || o.NoDHT {
+		close(u.done)
+		u.stop = func() {}
+		return u, nil
+	}
+	bootstrap := o.DHTBootstrap
+	if bootstrap == nil {
+		bootstrap = dht.DefaultBootstrap
+	}
+	u.state = o.DHTState
+	if u.state == "" {
+		u.state = defaultDHTState()
+	} else {
+		u.state = env.Path(u.state)
+	}
+	cfg := dht.Config{Bootstrap: bootstrap}
+	if st, err := dht.LoadState(u.state); err == nil {
+		cfg.ID = st.ID
+		cfg.Bootstrap = append(dht.Addrs(st.Nodes), bootstrap...)
+	}
+	if ip, err := netip.ParseAddr(o.Bind); err == nil && ip.IsLoopback() {
+		// A socket bound to loopback reaches loopback nodes only.
+		cfg.Bootstrap = slices.DeleteFunc(cfg.Bootstrap, func(hp string) bool {
+			ap, err := netip.ParseAddrPort(hp)
+			return err != nil || !ap.Addr().IsLoopback()
+		})
+	}
+	u.dht = dht.New(mux, cfg)
+	mux.Handle(u.dht)
+	ctx, cancel := context.WithCancel(context.Background())
+	u.stop = cancel
+	go func() {
+		defer close(u.done)
+		go u.dht.Bootstrap(ctx)
+		u.dht.Run(ctx)
+	}()
+	return u, nil
+}
+
+// sessionDHT returns the DHT for a session: a nil interface when it is off.
+func (u *udpStack) sessionDHT() session.DHT {
+	if u.dht == nil {
+		return nil
+	}
+	return u.dht
+}
+
+// Close saves the routing table and closes the socket.
+func (u *udpStack) Close() {
+	u.stop()
+	<-u.done
+	if u.dht != nil {
+		u.dht.Close()
+		if u.state != "" && u.dht.Stats().Nodes > 0 {
+			u.dht.SaveState(u.state)
+		}
+	}
+	u.tracker.Close()
+	u.mux.Close()
+}
