@@ -24,18 +24,20 @@ func swarmFlags() []cli.Flag {
 	}, append(dhtFlags(), outputFlags(5e9)...)...)
 }
 
-// dhtFlags are shared by get, seed and magnet.
+// dhtFlags (peer discovery: the DHT and the local network) are shared by
+// get, seed and magnet.
 func dhtFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the DHT (private torrents never do)"},
 		&cli.StringSliceFlag{Name: "dht-bootstrap", Usage: "join the DHT through the node at `HOST:PORT`; repeatable (default: the public routers)"},
 		&cli.StringFlag{Name: "dht-state", Usage: "keep the DHT routing table in `FILE` between runs (default: tt/dht.dat in the user cache directory)"},
+		&cli.BoolFlag{Name: "no-lsd", Usage: "do not announce on or listen to the local network (BEP 14)"},
 	}
 }
 
 // dhtOptions reads the flags of dhtFlags into o.
 func dhtOptions(c *cli.Context, o *app.SwarmOptions) {
-	o.NoDHT, o.DHTState = c.Bool("no-dht"), c.String("dht-state")
+	o.NoDHT, o.NoLSD, o.DHTState = c.Bool("no-dht"), c.Bool("no-lsd"), c.String("dht-state")
 	if c.IsSet("dht-bootstrap") {
 		o.DHTBootstrap = c.StringSlice("dht-bootstrap")
 	}

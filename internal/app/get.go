@@ -46,6 +46,7 @@ type SwarmOptions struct {
 	SeedTime       time.Duration
 	NoTrackers     bool
 	NoDHT          bool
+	NoLSD          bool
 	DHTBootstrap   []string // host:port of nodes to join through (nil: the public routers)
 	DHTState       string   // routing table file (empty: in the user cache directory)
 	JSON           bool
@@ -111,8 +112,9 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 			return err
 		}
 	}
-	// A private torrent (BEP 27) never uses the DHT. A magnet link cannot
-	// say; its session turns the DHT off if the metadata is private.
+	// A private torrent (BEP 27) never uses the DHT or local discovery. A
+	// magnet link cannot say; its session turns both off if the metadata
+	// is private.
 	udp, err := openUDP(env, o, port, magnet || !t.Info.Private)
 	if err != nil {
 		return err
@@ -209,7 +211,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 
 	cfg := session.Config{
 		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
-		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(),
+		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(),
 		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
 		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
 		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
@@ -435,7 +437,7 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 		tiers = append(tiers, []string{tr})
 	}
 	cfg := session.FetchConfig{InfoHash: m.InfoHash, Port: port, Peers: peers, Trackers: tiers, NoTrackers: o.NoTrackers,
-		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
+		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
 	if ew != nil {
 		cfg.Events = ew.Emit
 	}

@@ -11,17 +11,19 @@ import (
 	"strconv"
 
 	"tt/internal/dht"
+	"tt/internal/lsd"
 	"tt/internal/session"
 	"tt/internal/tracker"
 	"tt/internal/transport"
 )
 
 // udpStack is the UDP side of a swarm command: one socket shared by the
-// UDP tracker client and the DHT node.
+// UDP tracker client and the DHT node, and local discovery's multicast.
 type udpStack struct {
 	mux     *transport.UDPMux
 	tracker *tracker.UDPClient
 	dht     *dht.Server // nil when the DHT is off
+	lsd     *lsd.Node   // nil when local discovery is off
 	state   string      // where the routing table is saved ("" : nowhere)
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -37,8 +39,10 @@ func defaultDHTState() string {
 }
 
 // openUDP opens the shared socket on the TCP listener's port when it is
-// free (another one otherwise) and starts the DHT unless withDHT is false.
-func openUDP(env *Env, o SwarmOptions, tcpPort uint16, withDHT bool) (*udpStack, error) {
+// free (another one otherwise). Unless public is false (a private torrent)
+// it starts the DHT and local discovery, each unless turned off; a node
+// bound to loopback has no local network to announce to.
+func openUDP(env *Env, o SwarmOptions, tcpPort uint16, public bool) (*udpStack, error) {
 	mux, err := transport.ListenUDP(net.JoinHostPort(o.Bind, strconv.Itoa(int(tcpPort))))
 	if err != nil {
 		if mux, err = transport.ListenUDP(net.JoinHostPort(o.Bind, "0")); err != nil {
@@ -47,7 +51,13 @@ func openUDP(env *Env, o SwarmOptions, tcpPort uint16, withDHT bool) (*udpStack,
 	}
 	u := &udpStack{mux: mux, tracker: tracker.NewUDPClient(mux, tracker.UDPConfig{}), done: make(chan struct{})}
 	mux.Handle(u.tracker)
-	if !withDHT || o.NoDHT {
+	bindIP, _ := netip.ParseAddr(o.Bind)
+	if public && !o.NoLSD && !bindIP.IsLoopback() {
+		// Without a multicast route there is no local network to join;
+		// the other sources still work.
+		u.lsd, _ = lsd.Listen(netip.AddrPort{}, int(tcpPort))
+	}
+	if !public || o.NoDHT {
 		close(u.done)
 		u.stop = func() {}
 		return u, nil
@@ -67,7 +77,7 @@ func openUDP(env *Env, o SwarmOptions, tcpPort uint16, withDHT bool) (*udpStack,
 		cfg.ID = st.ID
 		cfg.Bootstrap = append(dht.Addrs(st.Nodes), bootstrap...)
 	}
-	if ip, err := netip.ParseAddr(o.Bind); err == nil && ip.IsLoopback() {
+	if bindIP.IsLoopback() {
 		// A socket bound to loopback reaches loopback nodes only.
 		cfg.Bootstrap = slices.DeleteFunc(cfg.Bootstrap, func(hp string) bool {
 			ap, err := netip.ParseAddrPort(hp)
@@ -94,8 +104,20 @@ func (u *udpStack) sessionDHT() session.DHT {
 	return u.dht
 }
 
-// Close saves the routing table and closes the socket.
+// sessionLSD returns local discovery for a session: a nil interface when
+// it is off.
+func (u *udpStack) sessionLSD() session.LocalDiscovery {
+	if u.lsd == nil {
+		return nil
+	}
+	return u.lsd
+}
+
+// Close saves the routing table and closes the sockets.
 func (u *udpStack) Close() {
+	if u.lsd != nil {
+		u.lsd.Close()
+	}
 	u.stop()
 	<-u.done
 	if u.dht != nil {

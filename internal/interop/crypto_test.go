@@ -151,7 +151,7 @@ func TestPreferFallsBackToPlaintext(t *testing.T) {
 	s.ttGet(t, "--no-trackers", "--encryption", "prefer", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
 	// And tt with encryption required gives up on it.
 	out := filepath.Join(s.dir, "refused")
-	p := Start(t, s.dir, s.tt, "get", "--no-dht", "-q", "--no-trackers", "--encryption", "require", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
+	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--no-lsd", "-q", "--no-trackers", "--encryption", "require", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
 		"--stall-timeout", "3s", "-o", out, s.torrent)
 	if code := p.WaitExit(t, 30*time.Second); code != 11 {
 		t.Fatalf("tt get --encryption require against a plaintext-only peer exited %d, want 11 (no peers)", code)

@@ -32,7 +32,7 @@ func TestMagnetFromLibtorrent(t *testing.T) {
 	s := manyFileSwarm(t)
 	port := s.ltSeed(t)
 	out := filepath.Join(s.dir, "got")
-	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
+	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
 		"--stall-timeout", "60s", "-o", out, s.magnet())
 	if code := p.WaitExit(t, 150*time.Second); code != 0 {
 		t.Fatalf("tt get MAGNET exited %d: %s\n%s", code, p.Stderr(), strings.Join(p.Lines(), "\n"))
@@ -71,7 +71,7 @@ func TestMagnetThroughTracker(t *testing.T) {
 	s.ltSeed(t)
 	WaitSeeders(t, s.tracker, s.ih, 1, 30*time.Second)
 	out := filepath.Join(s.dir, "got")
-	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--json", "--bind", "127.0.0.1", "--stall-timeout", "60s", "-o", out,
+	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1", "--stall-timeout", "60s", "-o", out,
 		s.magnet()+"&tr="+s.tracker)
 	if code := p.WaitExit(t, 150*time.Second); code != 0 {
 		t.Fatalf("exited %d: %s\n%s", code, p.Stderr(), strings.Join(p.Lines(), "\n"))
@@ -88,7 +88,7 @@ func TestMagnetFromTransmission(t *testing.T) {
 	Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-p", fmt.Sprint(port), "-w", filepath.Dir(s.content), s.torrent)
 	WaitListening(t, port, 30*time.Second)
 	out := filepath.Join(s.dir, "got")
-	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
+	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),
 		"--stall-timeout", "60s", "-o", out, s.magnet())
 	if code := p.WaitExit(t, 150*time.Second); code != 0 {
 		t.Fatalf("tt get MAGNET exited %d: %s\n%s", code, p.Stderr(), strings.Join(p.Lines(), "\n"))
@@ -116,7 +116,7 @@ func TestMagnetLargeInfo(t *testing.T) {
 	s.create(t, "64KiB")
 	port := s.ltSeed(t)
 	out := filepath.Join(s.dir, "fetched.torrent")
-	p := Start(t, s.dir, s.tt, "magnet", "--no-dht", "--json", "--no-trackers", "--peer", fmt.Sprintf("127.0.0.1:%d", port), "-o", out, s.magnet())
+	p := Start(t, s.dir, s.tt, "magnet", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--peer", fmt.Sprintf("127.0.0.1:%d", port), "-o", out, s.magnet())
 	if code := p.WaitExit(t, 120*time.Second); code != 0 {
 		t.Fatalf("tt magnet exited %d: %s", code, p.Stderr())
 	}

@@ -120,7 +120,7 @@ func ttListenPort(t *testing.T, p *Proc) int {
 // ttSeed starts tt seeding the content; extra are more flags.
 func (s *swarm) ttSeed(t *testing.T, extra ...string) (*Proc, int) {
 	t.Helper()
-	args := append([]string{"seed", "--no-dht", "--json", "--bind", "127.0.0.1"}, extra...)
+	args := append([]string{"seed", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1"}, extra...)
 	p := Start(t, s.dir, s.tt, append(args, s.torrent, s.content)...)
 	return p, ttListenPort(t, p)
 }
@@ -130,7 +130,7 @@ func (s *swarm) ttSeed(t *testing.T, extra ...string) (*Proc, int) {
 func (s *swarm) ttGet(t *testing.T, extra ...string) []string {
 	t.Helper()
 	out := filepath.Join(s.dir, "got")
-	args := append([]string{"get", "--no-dht", "--json", "--bind", "127.0.0.1", "--stall-timeout", "60s", "--timeout", "120s", "-o", out}, extra...)
+	args := append([]string{"get", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1", "--stall-timeout", "60s", "--timeout", "120s", "-o", out}, extra...)
 	p := Start(t, s.dir, s.tt, append(args, s.torrent)...)
 	if code := p.WaitExit(t, 150*time.Second); code != 0 {
 		t.Fatalf("tt get exited %d\nstderr: %s\nstdout: %s", code, p.Stderr(), strings.Join(p.Lines(), "\n"))
@@ -346,7 +346,7 @@ func TestKill9Resume(t *testing.T) {
 	_, port := s.ttSeed(t, "--no-trackers", "--upload-limit", "1MiB")
 	peer := fmt.Sprintf("127.0.0.1:%d", port)
 	out := filepath.Join(s.dir, "got")
-	args := []string{"get", "--no-dht", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", peer, "--stall-timeout", "60s", "-o", out, s.torrent}
+	args := []string{"get", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", peer, "--stall-timeout", "60s", "-o", out, s.torrent}
 	first := Start(t, s.dir, s.tt, args...)
 	n := 0
 	first.WaitLine(t, 60*time.Second, func(l string) bool {

@@ -80,7 +80,7 @@ func TestTUIInTmux(t *testing.T) {
 	s.create(t, "16KiB")
 	_, port := s.ttSeed(t, "--no-trackers", "--upload-limit", "512KiB")
 	exitFile := filepath.Join(s.dir, "exit")
-	cmd := fmt.Sprintf("cd %s && TERM=xterm-256color %s get --no-dht --no-trackers --peer 127.0.0.1:%d -o got %s; echo $? > %s; sleep 60",
+	cmd := fmt.Sprintf("cd %s && TERM=xterm-256color %s get --no-dht --no-lsd --no-trackers --peer 127.0.0.1:%d -o got %s; echo $? > %s; sleep 60",
 		s.dir, s.tt, port, s.torrent, exitFile)
 	x := newTmux(t, s.dir, 80, 24, cmd)
 

@@ -25,7 +25,8 @@ type FetchConfig struct {
 	Trackers   [][]string
 	Tracker    *tracker.Client
 	NoTrackers bool
-	DHT        DHT // peers from the DHT (nil: none)
+	DHT        DHT            // peers from the DHT (nil: none)
+	LSD        LocalDiscovery // peers from the local network (nil: none)
 	Encryption Encryption
 	ClientName string
 	// StallAfter gives up when no metadata arrives for this long (0: never).
@@ -79,6 +80,14 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 			case <-ctx.Done():
 			}
 		}, emit)
+	}
+	if cfg.LSD != nil {
+		go cfg.LSD.Peers(ctx, cfg.InfoHash, func(ps []netip.AddrPort) {
+			select {
+			case found <- foundPeers{peers: ps, source: "lsd"}:
+			default:
+			}
+		})
 	}
 	tried := map[netip.AddrPort]bool{}
 	retry := make(chan foundPeers, 64)

@@ -49,7 +49,8 @@ type Config struct {
 	Peers      []netip.AddrPort // manual peers, always dialled
 	NoTrackers bool
 	Tracker    *tracker.Client
-	DHT        DHT // peers from the DHT (nil: none; never for a private torrent)
+	DHT        DHT            // peers from the DHT (nil: none; never for a private torrent)
+	LSD        LocalDiscovery // peers from the local network (nil: none; never for a private torrent)
 
 	Seed        bool // keep serving after the download completes
 	MaxPeers    int  // connections (default 50)
@@ -306,6 +307,12 @@ func (s *Session) Run(parent context.Context) error {
 	} else {
 		close(dhtDone)
 	}
+	lsdDone := make(chan struct{})
+	if s.cfg.LSD != nil && !s.t.Info.Private {
+		go func() { s.lsdLoop(ctx); close(lsdDone) }()
+	} else {
+		close(lsdDone)
+	}
 	s.emit(Event{Type: "started", Pieces: s.numPieces, Have: s.pick.HaveCount()})
 	err := s.loop(ctx)
 	if err != nil && parent.Err() != nil {
@@ -319,6 +326,7 @@ func (s *Session) Run(parent context.Context) error {
 	<-diskDone
 	<-trackerDone
 	<-dhtDone
+	<-lsdDone
 	if s.cfg.Checkpoint != nil {
 		s.cfg.Checkpoint(s.pick.Have())
 	}

@@ -153,7 +153,7 @@ class Bench:
 
     # seeders: return (proc, port)
     def seed_tt(self, torrent, content, cwd, extra=()):
-        p = Proc([self.a.tt, "seed", "--no-dht", "--json", "--no-trackers", "--bind", "127.0.0.1", *extra, torrent, content], cwd)
+        p = Proc([self.a.tt, "seed", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", *extra, torrent, content], cwd)
         ev = p.wait_line(lambda e: e.get("type") == "listening", 120)
         return p, ev["port"]
 
@@ -164,7 +164,7 @@ class Bench:
 
     # leechers: return (wall, cpu, rss MiB)
     def get_tt(self, torrent, cwd, port):
-        p = Proc([self.a.tt, "get", "--no-dht", "-q", "--no-trackers", "--bind", "127.0.0.1", "--peer", "127.0.0.1:%d" % port,
+        p = Proc([self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--no-trackers", "--bind", "127.0.0.1", "--peer", "127.0.0.1:%d" % port,
                   "--stall-timeout", "60s", "-o", os.path.join(cwd, "got"), torrent], cwd)
         code = p.wait_exit(900)
         if code != 0:
@@ -246,7 +246,7 @@ class Bench:
         d = self.fresh("swarm-" + kind)
         cap = self.a.swarm_cap_mib << 20
         if kind == "tt":
-            s = Proc([self.a.tt, "seed", "--no-dht", "--json", "--bind", "127.0.0.1", "--upload-limit", str(cap), torrent, content], d)
+            s = Proc([self.a.tt, "seed", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1", "--upload-limit", str(cap), torrent, content], d)
         else:
             s = Proc([PY, LT_PEER, "seed", torrent, os.path.dirname(content), "--upload-limit", str(cap)], d)
         wait_seeders(announce, ih, 1, 60)
@@ -255,7 +255,7 @@ class Bench:
         for i in range(6):
             out = os.path.join(d, "got%d" % i)
             if kind == "tt":
-                argv = [self.a.tt, "get", "--no-dht", "-q", "--bind", "127.0.0.1", "--stall-timeout", "120s", "-o", out, torrent]
+                argv = [self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--bind", "127.0.0.1", "--stall-timeout", "120s", "-o", out, torrent]
             else:
                 argv = [PY, LT_PEER, "get", torrent, out, "--timeout", "900"]
             leechers.append(Proc(argv, d))

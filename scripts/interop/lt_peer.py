@@ -36,6 +36,8 @@ def main():
     ap.add_argument("--encryption", choices=["prefer", "require", "disable"], default="prefer")
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--listen", default="127.0.0.1", help="listen address (a namespace's own, for --lsd)")
+    ap.add_argument("--lsd", action="store_true", help="local service discovery (only inside a test's network namespace)")
     ap.add_argument("--dht-bootstrap", action="append", default=[], help="HOST:PORT of a DHT node on loopback")
     args = ap.parse_args()
 
@@ -43,8 +45,8 @@ def main():
     utp = args.transport in ("utp", "both")
     enc = {"prefer": 1, "require": 0, "disable": 2}[args.encryption]
     settings = {
-        "listen_interfaces": "127.0.0.1:%d" % args.port,
-        "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+        "listen_interfaces": "%s:%d" % (args.listen, args.port),
+        "enable_dht": False, "enable_lsd": args.lsd, "enable_upnp": False, "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True,
         "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
         "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
