@@ -46,9 +46,12 @@ func (s *Server) lookup(ctx context.Context, target ID, method string, onPeers f
 	s.lookups.Add(1)
 	s.mu.Lock()
 	start := s.tab.closest(target, 2*s.cfg.K)
-	boot := s.bootstrapN
 	self := s.id
 	s.mu.Unlock()
+	var boot []netip.AddrPort
+	if len(start) < s.cfg.K {
+		boot = s.resolveBootstrap(ctx)
+	}
 
 	var cands []*candidate
 	seen := make(map[netip.AddrPort]bool)
@@ -200,10 +203,24 @@ func (s *Server) Announce(ctx context.Context, ih ID, port int, onPeers func([]n
 	return ok, nil
 }
 
-// Bootstrap resolves the bootstrap nodes and fills the routing table with a
-// lookup of our own id. It fails when no node answered.
+// Bootstrap fills the routing table with a lookup of our own id, starting
+// from the bootstrap nodes. It fails when no node answered.
 func (s *Server) Bootstrap(ctx context.Context) error {
-	var addrs []netip.AddrPort
+	if len(s.lookup(ctx, s.ID(), "find_node", nil)) == 0 {
+		return ErrNoNodes
+	}
+	return nil
+}
+
+// resolveBootstrap returns the addresses of the bootstrap nodes, looked up
+// once (again later if none resolved).
+func (s *Server) resolveBootstrap(ctx context.Context) []netip.AddrPort {
+	s.bootMu.Lock()
+	defer s.bootMu.Unlock()
+	if s.bootstrapN != nil {
+		return s.bootstrapN
+	}
+	addrs := []netip.AddrPort{}
 	for _, hp := range s.cfg.Bootstrap {
 		host, ps, err := net.SplitHostPort(hp)
 		if err != nil {
@@ -227,14 +244,10 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 			addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
 		}
 	}
-	s.mu.Lock()
-	s.bootstrapN = addrs
-	self := s.id
-	s.mu.Unlock()
-	if len(s.lookup(ctx, self, "find_node", nil)) == 0 {
-		return ErrNoNodes
+	if len(addrs) > 0 {
+		s.bootstrapN = addrs
 	}
-	return nil
+	return addrs
 }
 
 // AddNodes asks each address for its id (a ping); those that answer join

@@ -105,17 +105,19 @@ type Server struct {
 	w   PacketWriter
 	cfg Config
 
-	mu         sync.Mutex
-	id         ID
-	tab        *table
-	st         *store
-	pending    map[pendingKey]chan *msg
-	nextTx     uint16
-	secret     [2][16]byte // current and previous token secrets
-	rotated    time.Time
-	limits     map[netip.AddrPort]*limiter
-	votes      map[netip.Addr]int // external address as reported by others
-	verifying  map[netip.AddrPort]bool
+	mu        sync.Mutex
+	id        ID
+	tab       *table
+	st        *store
+	pending   map[pendingKey]chan *msg
+	nextTx    uint16
+	secret    [2][16]byte // current and previous token secrets
+	rotated   time.Time
+	limits    map[netip.AddrPort]*limiter
+	votes     map[netip.Addr]int // external address as reported by others
+	verifying map[netip.AddrPort]bool
+
+	bootMu     sync.Mutex
 	bootstrapN []netip.AddrPort // resolved bootstrap nodes
 
 	closed    chan struct{}

@@ -55,7 +55,7 @@ func (d *localDHT) peersStored() int {
 	return n
 }
 
-func startLocalDHT(t *testing.T, n int) *localDHT {
+func startLocalDHT(t testing.TB, n int) *localDHT {
 	t.Helper()
 	d := &localDHT{from: map[netip.AddrPort]int{}}
 	var muxes []*transport.UDPMux
@@ -178,7 +178,7 @@ func TestPrivateTorrentNoDHT(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

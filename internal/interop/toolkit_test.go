@@ -110,7 +110,7 @@ func makeContent(t *testing.T, root string) {
 	}
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	out, err := cmd.CombinedOutput()

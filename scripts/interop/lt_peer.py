@@ -5,7 +5,8 @@ Usage: /usr/bin/python3 lt_peer.py seed|get TORRENT SAVE_DIR [options]
        /usr/bin/python3 lt_peer.py magnet MAGNET_URI SAVE_DIR [options]
 
 Prints JSON lines on stdout ({"event": "metadata", "seconds": S} when a
-magnet's metadata has arrived): {"event": "listening", "port": N} once the
+magnet's metadata has arrived, {"event": "first_piece", "seconds": S} when
+the first piece has): {"event": "listening", "port": N} once the
 listen socket is up, {"event": "finished", "seconds": S, ...} when a get has
 every piece (then exits 0), and {"event": "error", ...} on failure (exit 1).
 A seeder runs until it is killed. Everything stays on 127.0.0.1: LSD,
@@ -51,7 +52,8 @@ def main():
         "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
         "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
         "out_enc_policy": enc, "in_enc_policy": enc, "allowed_enc_level": 3 if enc == 1 else (2 if enc == 0 else 1),
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+        | lt.alert.category_t.piece_progress_notification,
         "user_agent": "libtorrent-interop",
     }
     if args.dht_bootstrap:
@@ -111,6 +113,7 @@ def main():
         return 0
 
     said_metadata = False
+    said_piece = False
     said_dht = False
     while time.time() < end:
         if args.dht_bootstrap and not said_dht and ses.status().dht_nodes > 0:
@@ -121,6 +124,12 @@ def main():
             said_metadata = True
             say(event="metadata", seconds=time.time() - start)
         for a in ses.pop_alerts():
+            if isinstance(a, lt.metadata_received_alert) and not said_metadata:
+                said_metadata = True
+                say(event="metadata", seconds=time.time() - start)
+            if isinstance(a, lt.piece_finished_alert) and not said_piece:
+                said_piece = True
+                say(event="first_piece", seconds=time.time() - start)
             if isinstance(a, lt.torrent_finished_alert) and args.mode != "seed":
                 return finished()
             if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
@@ -133,7 +142,7 @@ def main():
             for p in args.peer:
                 host, _, port = p.rpartition(":")
                 h.connect_peer((host.strip("[]"), int(port)))
-        time.sleep(0.05)
+        ses.wait_for_alert(20)
     say(event="error", message="timeout after %.0fs" % args.timeout)
     return 1
 
