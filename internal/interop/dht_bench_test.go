@@ -101,4 +101,3 @@ func seconds(t testing.TB, s string) time.Duration {
 	}
 	return time.Duration(f * float64(time.Second))
 }
-
