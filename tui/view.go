@@ -207,7 +207,7 @@ func (m Model) peerSummary() string {
 		}
 	}
 	var src []string
-	for _, k := range []string{"tracker", "dht", "pex", "incoming", "manual"} {
+	for _, k := range []string{"tracker", "dht", "pex", "lsd", "incoming", "manual"} {
 		n, known := st.Sources[k], st.KnownBy[k]
 		switch {
 		case known > 0:

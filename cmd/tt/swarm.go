@@ -32,12 +32,13 @@ func dhtFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dht-bootstrap", Usage: "join the DHT through the node at `HOST:PORT`; repeatable (default: the public routers)"},
 		&cli.StringFlag{Name: "dht-state", Usage: "keep the DHT routing table in `FILE` between runs (default: tt/dht.dat in the user cache directory)"},
 		&cli.BoolFlag{Name: "no-lsd", Usage: "do not announce on or listen to the local network (BEP 14)"},
+		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peers with peers (BEP 11)"},
 	}
 }
 
 // dhtOptions reads the flags of dhtFlags into o.
 func dhtOptions(c *cli.Context, o *app.SwarmOptions) {
-	o.NoDHT, o.NoLSD, o.DHTState = c.Bool("no-dht"), c.Bool("no-lsd"), c.String("dht-state")
+	o.NoDHT, o.NoLSD, o.NoPEX, o.DHTState = c.Bool("no-dht"), c.Bool("no-lsd"), c.Bool("no-pex"), c.String("dht-state")
 	if c.IsSet("dht-bootstrap") {
 		o.DHTBootstrap = c.StringSlice("dht-bootstrap")
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,6 +48,7 @@ type SwarmOptions struct {
 	NoTrackers     bool
 	NoDHT          bool
 	NoLSD          bool
+	NoPEX          bool
 	DHTBootstrap   []string // host:port of nodes to join through (nil: the public routers)
 	DHTState       string   // routing table file (empty: in the user cache directory)
 	JSON           bool
@@ -211,7 +213,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 
 	cfg := session.Config{
 		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
-		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(),
+		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), NoPEX: o.NoPEX,
 		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
 		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
 		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
@@ -443,11 +445,29 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 	}
 	if view != nil {
 		start := time.Now()
-		show := func(reason string) {
-			view.publish(session.Stats{Name: m.Name, State: "fetching metadata", Reason: reason, Elapsed: time.Since(start)})
+		var mu sync.Mutex
+		reason, known := "looking for peers", map[string]int{}
+		show := func() {
+			n := 0
+			for _, c := range known {
+				n += c
+			}
+			view.publish(session.Stats{Name: m.Name, State: "fetching metadata", Reason: reason, Elapsed: time.Since(start),
+				Known: n, KnownBy: known})
 		}
-		show("looking for peers")
-		cfg.Progress = func(have, total int) { show(fmt.Sprintf("%d of %d pieces", have, total)) }
+		show()
+		cfg.Progress = func(have, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			reason = fmt.Sprintf("%d of %d pieces", have, total)
+			show()
+		}
+		cfg.Found = func(bySource map[string]int) {
+			mu.Lock()
+			defer mu.Unlock()
+			known = bySource
+			show()
+		}
 	} else if !o.Quiet && !o.JSON {
 		name := m.Name
 		if name == "" {

@@ -102,7 +102,7 @@ type Stats struct {
 	Elapsed     time.Duration
 	State       string         // downloading, endgame, stalled, paused, complete, seeding
 	Reason      string         // why, when stalled
-	Sources     map[string]int // connected peers by source (tracker, manual, incoming, pex)
+	Sources     map[string]int // connected peers by source (tracker, manual, incoming, pex, dht, lsd)
 	KnownBy     map[string]int // known addresses by source
 
 	// With Config.Detail only:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,6 +37,9 @@ type FetchConfig struct {
 	Events func(Event)
 	// Progress, if set, is called with pieces received and the total.
 	Progress func(have, total int)
+	// Found, if set, is called with the peer addresses tried so far by
+	// source (manual, tracker, dht, lsd) whenever new ones are found.
+	Found func(bySource map[string]int)
 }
 
 // metaState assembles the info dictionary from pieces sent by any peer.
@@ -90,6 +94,8 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 		})
 	}
 	tried := map[netip.AddrPort]bool{}
+	everTried := map[netip.AddrPort]string{} // → source
+	bySource := map[string]int{}
 	retry := make(chan foundPeers, 64)
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -115,6 +121,13 @@ func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
 					continue
 				}
 				tried[a] = true
+				if _, ok := everTried[a]; !ok {
+					everTried[a] = f.source
+					bySource[f.source]++
+					if cfg.Found != nil {
+						cfg.Found(maps.Clone(bySource))
+					}
+				}
 				wg.Add(1)
 				go func(a netip.AddrPort, source string) {
 					defer wg.Done()

@@ -32,8 +32,9 @@ const (
 	pexOutgoing   = 0x10 // reachable: we connected to it
 )
 
-// pexAllowed says whether this torrent may use PEX.
-func (s *Session) pexAllowed() bool { return !s.t.Info.Private }
+// pexAllowed says whether this torrent may use PEX: not when private, nor
+// when turned off.
+func (s *Session) pexAllowed() bool { return !s.t.Info.Private && !s.cfg.NoPEX }
 
 // listenAddr is where a peer accepts connections: the address we dialled,
 // or for incoming peers their IP with the port from their extended

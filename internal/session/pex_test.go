@@ -72,13 +72,19 @@ func TestPEXDiscovery(t *testing.T) {
 }
 
 // TestPrivateNoPEX: a private torrent's extended handshake offers no
-// ut_pex, and no PEX message is ever sent.
+// ut_pex, and no PEX message is ever sent; the same with PEX turned off.
 func TestPrivateNoPEX(t *testing.T) {
+	t.Run("private", func(t *testing.T) { testNoPEX(t, true) })
+	t.Run("NoPEX", func(t *testing.T) { testNoPEX(t, false) })
+}
+
+func testNoPEX(t *testing.T, private bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tor, content := makeTorrentOpts(t, 256<<10, metainfo.BuildOptions{PieceLength: 16 << 10, Private: true,
+	tor, content := makeTorrentOpts(t, 256<<10, metainfo.BuildOptions{PieceLength: 16 << 10, Private: private,
 		Trackers: [][]string{{"http://127.0.0.1:1/announce"}}})
-	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true, NoTrackers: true})
+	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true, NoTrackers: true,
+		NoPEX: !private})
 	other := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, nil), Peers: []netip.AddrPort{seed.addr}, Seed: true, NoTrackers: true})
 	waitStats(t, other, 10*time.Second, "connected", func(st Stats) bool { return len(st.Peers) > 0 })
 	nc, err := net.Dial("tcp", seed.addr.String())
@@ -111,14 +117,14 @@ func TestPrivateNoPEX(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, ok := peh.M[pexExt]; ok {
-				t.Fatal("a private torrent offers ut_pex")
+				t.Fatal("ut_pex offered")
 			}
 			if string(peh.YourIP) != string([]byte{127, 0, 0, 1}) || peh.MetadataSize != int64(len(tor.InfoRaw)) {
 				t.Fatalf("extended handshake: yourip %v, metadata_size %d", peh.YourIP, peh.MetadataSize)
 			}
 			sawHandshake = true
 		} else if m.ExtID == 7 {
-			t.Fatal("a private torrent sent a PEX message")
+			t.Fatal("a PEX message sent")
 		}
 	}
 	if !sawHandshake {

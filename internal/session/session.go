@@ -51,6 +51,7 @@ type Config struct {
 	Tracker    *tracker.Client
 	DHT        DHT            // peers from the DHT (nil: none; never for a private torrent)
 	LSD        LocalDiscovery // peers from the local network (nil: none; never for a private torrent)
+	NoPEX      bool           // no peer exchange (never for a private torrent)
 
 	Seed        bool // keep serving after the download completes
 	MaxPeers    int  // connections (default 50)
