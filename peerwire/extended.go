@@ -31,6 +31,10 @@ type ExtendedHandshake struct {
 	MetadataSize int64 `bencode:"metadata_size,omitempty"`
 	// UploadOnly says the sender only uploads (BEP 21).
 	UploadOnly bool `bencode:"upload_only,omitempty"`
+	// UTPPacket is the largest uTP payload the sender can receive, when it
+	// is more than the usual MTU-sized packet (tt's own key; others ignore
+	// it).
+	UTPPacket int64 `bencode:"tt_utp_packet,omitempty"`
 }
 
 // Marshal encodes h canonically after checking it the way

@@ -21,7 +21,12 @@ func swarmFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "give up (exit 10) after this long in all"},
 		&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the torrent's trackers"},
 		&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY` for peer connections: prefer (obfuscated handshake where the peer can), require (RC4 only), disable"},
+		transportFlag(),
 	}, append(dhtFlags(), outputFlags(5e9)...)...)
+}
+
+func transportFlag() cli.Flag {
+	return &cli.StringFlag{Name: "transport", Value: "both", Usage: "`KIND` of outgoing connections: both (uTP preferred, TCP too), tcp, utp; incoming are accepted on both"}
 }
 
 // dhtFlags (peer discovery: the DHT and the local network) are shared by
@@ -62,7 +67,7 @@ func swarmOptions(c *cli.Context) (app.SwarmOptions, error) {
 		Port: c.Int("port"), Bind: c.String("bind"), Peers: c.StringSlice("peer"), MaxPeers: c.Int("max-peers"),
 		StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"), NoTrackers: c.Bool("no-trackers"),
 		JSON: c.Bool("json"), Quiet: c.Bool("quiet"), StatusInterval: c.Duration("status-interval"),
-		Refresh: c.Duration("refresh"), Encryption: c.String("encryption"),
+		Refresh: c.Duration("refresh"), Encryption: c.String("encryption"), Transport: c.String("transport"),
 	}
 	dhtOptions(c, &o)
 	switch {
@@ -190,6 +195,7 @@ func magnetCommand(env *app.Env) *cli.Command {
 			&cli.StringSliceFlag{Name: "peer", Usage: "ask the peer at `HOST:PORT`; repeatable"},
 			&cli.BoolFlag{Name: "no-trackers", Usage: "do not announce to the link's trackers"},
 			&cli.StringFlag{Name: "encryption", Value: "prefer", Usage: "`POLICY`: prefer, require or disable"},
+			transportFlag(),
 			&cli.StringFlag{Name: "bind", Usage: "listen `ADDRESS`"},
 			&cli.IntFlag{Name: "port", Usage: "listen `PORT` announced to trackers (0: any)"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: 60e9, Usage: "give up (exit 11) after this long without metadata"},
@@ -201,7 +207,8 @@ func magnetCommand(env *app.Env) *cli.Command {
 				return app.Usagef("magnet: one MAGNET expected, got %d", c.NArg())
 			}
 			sw := app.SwarmOptions{Peers: c.StringSlice("peer"), NoTrackers: c.Bool("no-trackers"), Encryption: c.String("encryption"),
-				Bind: c.String("bind"), Port: c.Int("port"), StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"),
+				Transport: c.String("transport"),
+				Bind:      c.String("bind"), Port: c.Int("port"), StallTimeout: c.Duration("stall-timeout"), Timeout: c.Duration("timeout"),
 				Quiet: c.Bool("quiet")}
 			dhtOptions(c, &sw)
 			return app.Magnet(c.Context, env, app.MagnetOptions{

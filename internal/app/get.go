@@ -55,6 +55,7 @@ type SwarmOptions struct {
 	Quiet          bool
 	StatusInterval time.Duration
 	Encryption     string        // prefer, require, disable
+	Transport      string        // outgoing connections: both (default), tcp, utp
 	TUI            string        // TUIAuto, TUIOn, TUIOff
 	Refresh        time.Duration // least time between TUI redraws
 }
@@ -81,6 +82,10 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	enc, err := session.ParseEncryption(o.Encryption)
 	if err != nil {
 		return Usagef("--encryption %q: want prefer, require or disable", o.Encryption)
+	}
+	transport, err := session.ParseTransport(o.Transport)
+	if err != nil {
+		return Usagef("--transport %q: want both, tcp or utp", o.Transport)
 	}
 	magnet := metainfo.IsMagnet(o.Torrent)
 	if magnet && seeding {
@@ -142,7 +147,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		defer view.finish()
 	}
 	if magnet {
-		if t, err = fetchMagnet(runCtx, env, o, mag, peers, port, enc, udp, ew, view); err != nil {
+		if t, err = fetchMagnet(runCtx, env, o, mag, peers, port, enc, transport, udp, ew, view); err != nil {
 			if view != nil && view.ctl.stopped.Load() {
 				return Exit(ExitInterrupted, errors.New("stopped while fetching the metadata"))
 			}
@@ -214,6 +219,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	cfg := session.Config{
 		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
 		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), NoPEX: o.NoPEX,
+		UTP: udp.utp, Transport: transport,
 		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
 		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
 		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
@@ -230,6 +236,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		return Exit(ExitBadTorrent, err)
 	}
 	go session.Serve(runCtx, ln, session.One{S: s})
+	go session.Serve(runCtx, udp.utp, session.One{S: s})
 	if view != nil {
 		view.attach(s)
 	} else if !o.Quiet && !o.JSON {
@@ -428,7 +435,7 @@ func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) 
 // fetchMagnet gets a magnet link's info dictionary from peers (BEP 9) and
 // makes a torrent of it with the link's trackers.
 func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magnet, peers []netip.AddrPort,
-	port uint16, enc session.Encryption, udp *udpStack, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
+	port uint16, enc session.Encryption, transport session.Transport, udp *udpStack, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
 	for _, p := range m.Peers {
 		if ap, err := netip.ParseAddrPort(p); err == nil {
 			peers = append(peers, ap)
@@ -439,7 +446,7 @@ func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magn
 		tiers = append(tiers, []string{tr})
 	}
 	cfg := session.FetchConfig{InfoHash: m.InfoHash, Port: port, Peers: peers, Trackers: tiers, NoTrackers: o.NoTrackers,
-		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
+		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), UTP: udp.utp, Transport: transport, Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
 	if ew != nil {
 		cfg.Events = ew.Emit
 	}

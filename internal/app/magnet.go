@@ -64,7 +64,11 @@ func Magnet(ctx context.Context, env *Env, o MagnetOptions) error {
 	defer udp.Close()
 	sw := o.Swarm
 	sw.JSON = false // the document below is the output, not events
-	t, err := fetchMagnet(ctx, env, sw, m, peers, port, enc, udp, nil, nil)
+	transport, err := session.ParseTransport(o.Swarm.Transport)
+	if err != nil {
+		return Usagef("--transport %q: want both, tcp or utp", o.Swarm.Transport)
+	}
+	t, err := fetchMagnet(ctx, env, sw, m, peers, port, enc, transport, udp, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"tt/internal/session"
 	"tt/internal/tracker"
 	"tt/internal/transport"
+	"tt/internal/utp"
 )
 
 // udpStack is the UDP side of a swarm command: one socket shared by the
@@ -22,6 +23,7 @@ import (
 type udpStack struct {
 	mux     *transport.UDPMux
 	tracker *tracker.UDPClient
+	utp     *utp.Socket // uTP connections, in and out
 	dht     *dht.Server // nil when the DHT is off
 	lsd     *lsd.Node   // nil when local discovery is off
 	state   string      // where the routing table is saved ("" : nowhere)
@@ -51,6 +53,8 @@ func openUDP(env *Env, o SwarmOptions, tcpPort uint16, public bool) (*udpStack, 
 	}
 	u := &udpStack{mux: mux, tracker: tracker.NewUDPClient(mux, tracker.UDPConfig{}), done: make(chan struct{})}
 	mux.Handle(u.tracker)
+	u.utp = utp.NewSocket(mux, net.UDPAddrFromAddrPort(mux.LocalAddr()), utp.Config{})
+	mux.Handle(u.utp)
 	bindIP, _ := netip.ParseAddr(o.Bind)
 	if public && !o.NoLSD && !bindIP.IsLoopback() {
 		// Without a multicast route there is no local network to join;
@@ -127,5 +131,6 @@ func (u *udpStack) Close() {
 		}
 	}
 	u.tracker.Close()
+	u.utp.Close()
 	u.mux.Close()
 }

@@ -147,23 +147,47 @@ var errNoMSE = errors.New("session: peer did not complete the encryption handsha
 // dialPeer opens an outgoing connection with the session's encryption
 // policy. plainOnly skips MSE for a peer known not to speak it. It
 // reports whether it fell back to plaintext after an MSE failure.
-func (s *Session) dialPeer(ctx context.Context, addr netip.AddrPort, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
-	return dialTorrent(ctx, addr, s.ourHandshake(), s.cfg.Encryption, plainOnly)
+func (s *Session) dialPeer(ctx context.Context, dial rawDial, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
+	return dialTorrent(ctx, dial, s.ourHandshake(), s.cfg.Encryption, plainOnly)
+}
+
+// rawDial opens a transport connection to one peer.
+type rawDial func(context.Context) (net.Conn, error)
+
+// sticky returns a rawDial that connects with d and, once a transport
+// has worked, keeps to it (a plaintext retry after a failed MSE handshake
+// goes the same way). *tr and *raw name the last connection made.
+func (d dialer) sticky(addr netip.AddrPort, noUTP bool, tr *string, raw *net.Conn) rawDial {
+	return func(ctx context.Context) (net.Conn, error) {
+		var c net.Conn
+		var err error
+		switch *tr {
+		case "":
+			c, *tr, err = d.dial(ctx, addr, noUTP)
+		case "utp":
+			c, err = d.utp.Dial(ctx, addr)
+		default:
+			c, err = dialTCP(ctx, addr)
+		}
+		if err == nil {
+			*raw = c
+		}
+		return c, err
+	}
 }
 
 // dialTorrent opens an outgoing connection for the torrent named in ours,
 // with the given encryption policy.
-func dialTorrent(ctx context.Context, addr netip.AddrPort, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
+func dialTorrent(ctx context.Context, dial rawDial, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
 	if policy == EncryptDisable || (plainOnly && policy == EncryptPrefer) {
-		nc, hs, err := dialPlain(ctx, addr, ours)
+		nc, hs, err := dialPlain(ctx, dial, ours)
 		return nc, hs, encPlain, false, err
 	}
 	provide := mse.RC4 | mse.Plaintext
 	if policy == EncryptRequire {
 		provide = mse.RC4
 	}
-	d := net.Dialer{Timeout: 10 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := dial(ctx)
 	if err != nil {
 		return nil, peerwire.Handshake{}, "", false, err
 	}
@@ -181,7 +205,7 @@ func dialTorrent(ctx context.Context, addr netip.AddrPort, ours peerwire.Handsha
 		return nil, peerwire.Handshake{}, "", false, fmt.Errorf("%w: %w", errNoMSE, err)
 	}
 	// The peer may simply not speak MSE: try plaintext once.
-	pc, hs, perr := dialPlain(ctx, addr, ours)
+	pc, hs, perr := dialPlain(ctx, dial, ours)
 	return pc, hs, encPlain, true, perr
 }
 

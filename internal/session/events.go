@@ -2,9 +2,11 @@ package session
 
 import (
 	"encoding/json"
+	"net"
 	"time"
 
 	"tt/internal/choker"
+	"tt/internal/utp"
 )
 
 // Event is one line of `tt get --json` (NDJSON). Type is one of: listening, started,
@@ -18,6 +20,7 @@ type Event struct {
 	Peer       string    `json:"peer,omitempty"`
 	Peers      []string  `json:"peers,omitempty"`
 	Source     string    `json:"source,omitempty"`
+	Transport  string    `json:"transport,omitempty"` // in peer_connected: tcp or utp
 	Reason     string    `json:"reason,omitempty"`
 	Piece      int       `json:"-"` // in piece_verified, hash_failed, peer_banned
 	Have       int       `json:"-"` // with Pieces, in started, progress, complete, done, piece_verified
@@ -61,6 +64,10 @@ type PeerStats struct {
 	Client         string
 	Source         string
 	Encryption     string // plain, rc4, mse (obfuscated handshake, plaintext payload)
+	Transport      string // tcp or utp
+	RTT            time.Duration
+	Cwnd           int           // uTP: congestion window, bytes
+	QueuingDelay   time.Duration // uTP: one-way queuing delay our packets see (LEDBAT's measure)
 	AmChoking      bool
 	AmInterested   bool
 	PeerChoking    bool
@@ -151,13 +158,21 @@ func (s *Session) snapshot() Stats {
 	}
 	for _, p := range s.peers {
 		st.Sources[p.source]++
-		st.Peers = append(st.Peers, PeerStats{
-			Addr: p.c.addr.String(), Client: p.client, Source: p.source, Encryption: p.enc,
+		ps := PeerStats{
+			Addr: p.c.addr.String(), Client: p.client, Source: p.source, Encryption: p.enc, Transport: p.transport,
 			AmChoking: p.amChoking, AmInterested: p.amInterested, PeerChoking: p.peerChoking, PeerInterested: p.peerInterested,
 			Snubbed: p.snubbed, Seed: p.seed, Optimistic: opt[choker.PeerID(p.c.id)], ChokeReason: p.reason.String(),
 			DownRate: p.down.rate, UpRate: p.up.rate, Downloaded: p.down.total, Uploaded: p.up.total,
 			Progress: float64(p.haveCount) / float64(max(s.numPieces, 1)), Requests: len(p.requests), Uploads: p.uploads,
-		})
+		}
+		switch raw := p.raw.(type) {
+		case *utp.Conn:
+			us := raw.Stats()
+			ps.RTT, ps.Cwnd, ps.QueuingDelay = us.RTT, us.Cwnd, us.QueuingDelay
+		case *net.TCPConn:
+			ps.RTT = tcpRTT(raw)
+		}
+		st.Peers = append(st.Peers, ps)
 	}
 	return st
 }

@@ -66,7 +66,7 @@ func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			conn, target, hs, enc, err := acceptHandshake(nc, sessions, time.Now().Add(handshakeTimeout()))
-			if err != nil || !target.accept(conn, hs, enc) {
+			if err != nil || !target.accept(conn, nc, hs, enc) {
 				nc.Close()
 			}
 		}()

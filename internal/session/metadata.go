@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
 
 	"tt/internal/tracker"
+	"tt/internal/utp"
 	"tt/peerwire"
 )
 
@@ -28,6 +30,8 @@ type FetchConfig struct {
 	NoTrackers bool
 	DHT        DHT            // peers from the DHT (nil: none)
 	LSD        LocalDiscovery // peers from the local network (nil: none)
+	UTP        *utp.Socket    // dial over uTP too (nil: TCP only)
+	Transport  Transport
 	Encryption Encryption
 	ClientName string
 	// StallAfter gives up when no metadata arrives for this long (0: never).
@@ -278,7 +282,10 @@ func fetchFrom(ctx context.Context, cfg FetchConfig, addr netip.AddrPort, source
 	ours := peerwire.Handshake{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID}
 	ours.Set(peerwire.BitExtended)
 	ours.Set(peerwire.BitFast)
-	nc, hs, _, _, err := dialTorrent(ctx, addr, ours, cfg.Encryption, false)
+	var tr string
+	var raw net.Conn
+	d := dialer{utp: cfg.UTP, mode: cfg.Transport}
+	nc, hs, _, _, err := dialTorrent(ctx, d.sticky(addr, false, &tr, &raw), ours, cfg.Encryption, false)
 	if err != nil {
 		return err
 	}

@@ -228,9 +228,8 @@ func (c *conn) write(b []byte) error {
 }
 
 // dialPlain opens an outgoing connection and performs a plaintext handshake.
-func dialPlain(ctx context.Context, addr netip.AddrPort, ours peerwire.Handshake) (net.Conn, peerwire.Handshake, error) {
-	d := net.Dialer{Timeout: 10 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+func dialPlain(ctx context.Context, dial rawDial, ours peerwire.Handshake) (net.Conn, peerwire.Handshake, error) {
+	nc, err := dial(ctx)
 	if err != nil {
 		return nil, peerwire.Handshake{}, err
 	}

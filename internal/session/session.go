@@ -19,6 +19,7 @@ import (
 
 	"tt/internal/choker"
 	"tt/internal/tracker"
+	"tt/internal/utp"
 	"tt/metainfo"
 	"tt/peerwire"
 	"tt/picker"
@@ -52,6 +53,8 @@ type Config struct {
 	DHT        DHT            // peers from the DHT (nil: none; never for a private torrent)
 	LSD        LocalDiscovery // peers from the local network (nil: none; never for a private torrent)
 	NoPEX      bool           // no peer exchange (never for a private torrent)
+	UTP        *utp.Socket    // dial and accept over uTP too (nil: TCP only)
+	Transport  Transport      // which transports outgoing connections use
 
 	Seed        bool // keep serving after the download completes
 	MaxPeers    int  // connections (default 50)
@@ -123,16 +126,19 @@ type Session struct {
 }
 
 type pendingConn struct {
-	nc       net.Conn
-	hs       peerwire.Handshake
-	source   string
-	addr     netip.AddrPort // dialled address, or zero for incoming
-	enc      string         // encPlain, encRC4, encMSEPlain
-	fellBack bool           // MSE failed and plaintext worked
+	nc        net.Conn
+	hs        peerwire.Handshake
+	source    string
+	addr      netip.AddrPort // dialled address, or zero for incoming
+	enc       string         // encPlain, encRC4, encMSEPlain
+	fellBack  bool           // MSE failed and plaintext worked
+	transport string         // "tcp" or "utp"
+	raw       net.Conn       // the transport connection under nc
 }
 
 type knownPeer struct {
 	noMSE     bool // an MSE handshake failed where plaintext worked
+	noUTP     bool // dialled over TCP because uTP did not answer first
 	source    string
 	connected bool
 	dialing   bool
@@ -155,6 +161,8 @@ type peerState struct {
 	c                           *conn
 	source                      string
 	client                      string
+	transport                   string   // "tcp" or "utp"
+	raw                         net.Conn // the transport connection
 	amChoking, amInterested     bool
 	peerChoking, peerInterested bool
 	fast, extended              bool
@@ -267,9 +275,9 @@ func (s *Session) Stats() <-chan Stats { return s.stats }
 
 // accept hands the session a connection a peer opened, after the handshake.
 // It returns false when the session no longer runs.
-func (s *Session) accept(nc net.Conn, hs peerwire.Handshake, enc string) bool {
+func (s *Session) accept(nc, raw net.Conn, hs peerwire.Handshake, enc string) bool {
 	select {
-	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming", enc: enc}:
+	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming", enc: enc, transport: transportOf(raw), raw: raw}:
 		return true
 	case <-s.ctx.Done():
 		return false
@@ -479,8 +487,11 @@ func (s *Session) connectMore() {
 		}
 		k.dialing = true
 		s.dials++
-		go func(a netip.AddrPort, source string, plainOnly bool) {
-			nc, hs, enc, fellBack, err := s.dialPeer(s.ctx, a, plainOnly)
+		go func(a netip.AddrPort, source string, plainOnly, noUTP bool) {
+			var tr string
+			var raw net.Conn
+			d := dialer{utp: s.cfg.UTP, mode: s.cfg.Transport}
+			nc, hs, enc, fellBack, err := s.dialPeer(s.ctx, d.sticky(a, noUTP, &tr, &raw), plainOnly)
 			if err != nil {
 				select {
 				case s.dialFailed <- dialFailure{a, err}:
@@ -489,11 +500,11 @@ func (s *Session) connectMore() {
 				return
 			}
 			select {
-			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a, enc: enc, fellBack: fellBack}:
+			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a, enc: enc, fellBack: fellBack, transport: tr, raw: raw}:
 			case <-s.ctx.Done():
 				nc.Close()
 			}
-		}(a, k.source, k.noMSE)
+		}(a, k.source, k.noMSE, k.noUTP)
 	}
 }
 
@@ -507,6 +518,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 		if k := s.known[n.addr]; k != nil {
 			k.dialing = false
 			k.noMSE = k.noMSE || n.fellBack
+			k.noUTP = k.noUTP || n.transport == "tcp"
 		}
 	}
 	reject := func(why string) {
@@ -548,7 +560,8 @@ func (s *Session) handleNewConn(n pendingConn) {
 	}
 	now := time.Now()
 	p := &peerState{
-		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), enc: n.enc, amChoking: true, peerChoking: true,
+		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), enc: n.enc, transport: n.transport, raw: n.raw,
+		amChoking: true, peerChoking: true,
 		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
 		reqq: 250, depth: initialDepth, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
 	}
@@ -576,12 +589,15 @@ func (s *Session) handleNewConn(n pendingConn) {
 		if ip := c.addr.Addr().Unmap(); ip.IsValid() {
 			eh.YourIP = ip.AsSlice() // how we see them (BEP 10 yourip)
 		}
+		if p.transport == "utp" {
+			eh.UTPPacket = utp.MaxPacketSize
+		}
 		if b, err := eh.Marshal(); err == nil {
 			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
 		}
 	}
 	c.send(first...)
-	s.emit(Event{Type: "peer_connected", Peer: c.addr.String(), Source: n.source})
+	s.emit(Event{Type: "peer_connected", Peer: c.addr.String(), Source: n.source, Transport: n.transport})
 	// A free upload slot goes to the newcomer once it says it is interested.
 }
 
@@ -713,6 +729,9 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 			}
 			if eh.Reqq > 0 {
 				p.reqq = int(eh.Reqq)
+			}
+			if uc, ok := p.raw.(*utp.Conn); ok && eh.UTPPacket > 0 {
+				uc.RaisePacketSize(int(min(eh.UTPPacket, utp.MaxPacketSize)))
 			}
 			if eh.V != "" {
 				p.client = eh.V

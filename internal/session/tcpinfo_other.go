@@ -1,0 +1,11 @@
+//go:build !linux
+
+package session
+
+import (
+	"net"
+	"time"
+)
+
+// tcpRTT is not known on this system.
+func tcpRTT(*net.TCPConn) time.Duration { return 0 }
