@@ -26,7 +26,8 @@ const (
 	ackDelay    = time.Millisecond
 	lingerTime  = 10 * time.Second
 	// reorderLimit bounds how far ahead of the next expected packet data
-	// is kept (the selective-ack bitmask reaches maxSACKBytes*8 ahead).
+	// is kept (the selective-ack bitmask reaches maxSACKBytes*8 ahead; the
+	// receive window bounds the bytes).
 	reorderLimit = 4096
 )
 
@@ -137,18 +138,18 @@ func (c *Conn) header(typ byte, seq uint16) header {
 	return header{typ: typ, connID: c.sendID, ts: micros(), tsDiff: c.replyMicro, wnd: c.advertised(), seq: seq, ack: c.ackNr}
 }
 
-// sack builds the selective-ack bitmask of packets held out of order.
+// sack builds the selective-ack bitmask of packets held out of order
+// (at most maxSACKBytes*8 of them after the next expected one).
 func (c *Conn) sack() []byte {
 	if len(c.ooo) == 0 {
 		return nil
 	}
 	var bits [maxSACKBytes]byte
 	top := -1
-	for s := range c.ooo {
-		i := int(uint16(s - (c.ackNr + 2)))
-		if i < maxSACKBytes*8 {
+	for i := range maxSACKBytes * 8 {
+		if _, ok := c.ooo[c.ackNr+2+uint16(i)]; ok {
 			bits[i/8] |= 1 << (i % 8)
-			top = max(top, i)
+			top = i
 		}
 	}
 	if top < 0 {
@@ -268,7 +269,7 @@ func (c *Conn) processAck(h *header, sack []byte, pureAck bool) {
 			if idx < c.sent && !c.out[idx].acked {
 				p := c.out[idx]
 				acked += c.forget(p)
-				p.acked = true
+				p.acked, p.lost = true, false
 				if p.tx == 1 {
 					rttSample = now.Sub(p.sentAt)
 				}
@@ -320,17 +321,25 @@ func (c *Conn) forget(p *outPacket) int {
 	return n
 }
 
-// detectLossSACK marks lost the unacknowledged packets followed by at
-// least three selectively acknowledged ones.
+// detectLossSACK marks lost the unacknowledged packets that at least
+// three packets sent after them overtook (selectively acknowledged). A
+// packet just retransmitted is not marked again until packets sent after
+// the retransmission overtake it.
 func (c *Conn) detectLossSACK() {
-	after := 0
+	var newest [3]time.Time // the latest send times of acked packets seen, newest first
 	for i := c.sent - 1; i >= 0; i-- {
 		p := c.out[i]
 		if p.acked {
-			after++
+			for j, t := range newest {
+				if p.sentAt.After(t) {
+					copy(newest[j+1:], newest[j:len(newest)-1])
+					newest[j] = p.sentAt
+					break
+				}
+			}
 			continue
 		}
-		if after >= 3 && !p.lost {
+		if !p.lost && newest[2].After(p.sentAt) {
 			c.markLost(p)
 		}
 	}
@@ -432,7 +441,7 @@ func (c *Conn) flush() {
 	fits := func(n int) bool { return c.inflight == 0 || c.inflight+n <= window }
 	for i := 0; i < c.sent; i++ {
 		p := c.out[i]
-		if !p.lost {
+		if !p.lost || p.acked {
 			continue
 		}
 		if !fits(len(p.data)) {
