@@ -135,7 +135,7 @@ func TestEncryptedTransmission(t *testing.T) {
 	t.Run("tt gets", func(t *testing.T) {
 		s := newSwarm(t, layouts[1], "32KiB")
 		port := FreePort(t)
-		Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-er", "-p", strconv.Itoa(port), "-w", filepath.Dir(s.content), s.torrent)
+		Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir, false), "-M", "-er", "-p", strconv.Itoa(port), "-w", filepath.Dir(s.content), s.torrent)
 		WaitListening(t, port, 30*time.Second)
 		s.ttGet(t, "--no-trackers", "--encryption", "require", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
 	})

@@ -85,7 +85,7 @@ func TestMagnetFromTransmission(t *testing.T) {
 	tr := Need(t, "transmission-cli")
 	s := manyFileSwarm(t)
 	port := FreePort(t)
-	Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-p", fmt.Sprint(port), "-w", filepath.Dir(s.content), s.torrent)
+	Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir, false), "-M", "-p", fmt.Sprint(port), "-w", filepath.Dir(s.content), s.torrent)
 	WaitListening(t, port, 30*time.Second)
 	out := filepath.Join(s.dir, "got")
 	p := Start(t, s.dir, s.tt, "get", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", "--peer", fmt.Sprintf("127.0.0.1:%d", port),

@@ -196,13 +196,14 @@ func TestTTSeedsLibtorrentGets(t *testing.T) {
 	}
 }
 
-// transmissionConfig writes a loopback-only settings.json into a config dir.
-func transmissionConfig(t *testing.T, dir string) string {
+// transmissionConfig writes a loopback-only settings.json into a config
+// dir; utp turns Transmission's uTP on.
+func transmissionConfig(t *testing.T, dir string, utp bool) string {
 	t.Helper()
 	cfg := filepath.Join(dir, "tr-config")
 	os.MkdirAll(cfg, 0o755)
 	settings := map[string]any{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
-		"port-forwarding-enabled": false, "utp-enabled": false, "bind-address-ipv4": "127.0.0.1",
+		"port-forwarding-enabled": false, "utp-enabled": utp, "bind-address-ipv4": "127.0.0.1",
 		"rpc-enabled": false, "message-level": 1}
 	b, _ := json.Marshal(settings)
 	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), b, 0o644); err != nil {
@@ -217,7 +218,7 @@ func TestTransmissionSeedsTTGets(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			s := newSwarm(t, l, "32KiB")
 			port := FreePort(t)
-			Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir), "-M", "-p", strconv.Itoa(port), "-w", filepath.Dir(s.content), s.torrent)
+			Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir, false), "-M", "-p", strconv.Itoa(port), "-w", filepath.Dir(s.content), s.torrent)
 			WaitListening(t, port, 30*time.Second)
 			s.ttGet(t, "--no-trackers", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
 		})
@@ -236,7 +237,7 @@ func (s *swarm) transmissionGet(t *testing.T, extra ...string) (int, func()) {
 	marker := filepath.Join(s.dir, "finished")
 	script := filepath.Join(s.dir, "done.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755)
-	args := append([]string{"-g", transmissionConfig(t, s.dir), "-M", "-p", strconv.Itoa(port), "-w", got, "-f", script}, extra...)
+	args := append([]string{"-g", transmissionConfig(t, s.dir, false), "-M", "-p", strconv.Itoa(port), "-w", got, "-f", script}, extra...)
 	Start(t, s.dir, tr, append(args, s.torrent)...)
 	WaitListening(t, port, 30*time.Second)
 	return port, func() {

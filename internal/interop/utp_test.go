@@ -2,8 +2,11 @@ package interop
 
 import (
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // uTP only, TCP off on both sides (libtorrent: enable_*_tcp=False; tt:
@@ -40,4 +43,31 @@ func assertTransport(t *testing.T, lines []string, transport string) {
 			t.Fatalf("a connection over %q, want %q: %s", got, transport, l)
 		}
 	}
+}
+
+// TestUTPTransmissionSeedsTTGets: tt, dialling over uTP only, downloads a
+// multi-file torrent from Transmission (its libutp).
+func TestUTPTransmissionSeedsTTGets(t *testing.T) {
+	tr := Need(t, "transmission-cli")
+	s := newSwarm(t, layouts[0], "32KiB")
+	port := FreePort(t)
+	Start(t, s.dir, tr, "-g", transmissionConfig(t, s.dir, true), "-M", "-p", strconv.Itoa(port), "-w", filepath.Dir(s.content), s.torrent)
+	WaitListening(t, port, 30*time.Second)
+	lines := s.ttGet(t, "--no-trackers", "--transport", "utp", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
+	assertTransport(t, lines, "utp")
+}
+
+// TestUTPEncryptedBothWays: RC4-only encryption over uTP, libtorrent
+// seeding to tt and tt seeding to libtorrent.
+func TestUTPEncryptedBothWays(t *testing.T) {
+	NeedLibtorrent(t)
+	s := newSwarm(t, layouts[0], "16KiB")
+	port := s.ltSeed(t, "--transport", "utp", "--encryption", "require")
+	lines := s.ttGet(t, "--no-trackers", "--transport", "utp", "--encryption", "require", "--peer", fmt.Sprintf("127.0.0.1:%d", port))
+	assertTransport(t, lines, "utp")
+
+	s2 := newSwarm(t, layouts[0], "16KiB")
+	p, port2 := s2.ttSeed(t, "--no-trackers", "--encryption", "require")
+	s2.ltGet(t, "--transport", "utp", "--encryption", "require", "--peer", fmt.Sprintf("127.0.0.1:%d", port2))
+	assertTransport(t, p.Lines(), "utp")
 }
