@@ -145,6 +145,9 @@ func ParseExtendedHandshake(payload []byte) (ExtendedHandshake, error) {
 		return h, err
 	}
 	h.UploadOnly = uploadOnly != 0
+	if h.UTPPacket, err = intField(root, "tt_utp_packet", 0, math.MaxUint16); err != nil {
+		return h, err
+	}
 	if h.YourIP, err = addrField(root, "yourip", 4, 16); err != nil {
 		return h, err
 	}

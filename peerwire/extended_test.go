@@ -94,6 +94,7 @@ func TestParseExtendedLenient(t *testing.T) {
 		{"reqq max int64 clamped", "d4:reqqi9223372036854775807ee", ExtendedHandshake{M: map[string]int64{}, Reqq: MaxRequestQueue}},
 		{"upload_only any non-zero", "d11:upload_onlyi-7ee", ExtendedHandshake{M: map[string]int64{}, UploadOnly: true}},
 		{"upload_only zero", "d11:upload_onlyi0ee", ExtendedHandshake{M: map[string]int64{}}},
+		{"tt_utp_packet", "d13:tt_utp_packeti65000ee", ExtendedHandshake{M: map[string]int64{}, UTPPacket: 65000}},
 		{"binary names", "d1:md3:\x00\xff\x01i7eee", ExtendedHandshake{M: map[string]int64{"\x00\xff\x01": 7}}},
 	}
 	for _, tc := range tests {

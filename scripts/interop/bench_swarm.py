@@ -4,8 +4,10 @@
 Usage: bench_swarm.py --tt TT --dir DIR [--size-mib N] [--swarm-mib N]
                       [--swarm-cap-mib N] [--runs N] [--only LIST]
 
-Every transfer moves the same single-file torrent over TCP on 127.0.0.1
-from a seeder that already has it to a leecher that starts empty. For the
+Every transfer moves the same single-file torrent on 127.0.0.1 from a
+seeder that already has it to a leecher that starts empty: over TCP, and
+in cases g, h and i over uTP only (libtorrent with TCP off, tt dialling
+uTP only). For the
 leecher it records wall time (from its start to its having every piece),
 CPU seconds (user + system) and peak RSS; for the seeder, the CPU it spent.
 The swarm runs time one seeder with a capped upload and six leechers that
@@ -163,9 +165,9 @@ class Bench:
         return p, ev["port"]
 
     # leechers: return (wall, cpu, rss MiB)
-    def get_tt(self, torrent, cwd, port):
+    def get_tt(self, torrent, cwd, port, extra=()):
         p = Proc([self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--no-trackers", "--bind", "127.0.0.1", "--peer", "127.0.0.1:%d" % port,
-                  "--stall-timeout", "60s", "-o", os.path.join(cwd, "got"), torrent], cwd)
+                  "--stall-timeout", "60s", *extra, "-o", os.path.join(cwd, "got"), torrent], cwd)
         code = p.wait_exit(900)
         if code != 0:
             raise RuntimeError("tt get exited %d: %s" % (code, p.tail()))
@@ -173,9 +175,9 @@ class Bench:
         p.kill()
         return p.end - p.start, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
-    def get_lt(self, torrent, cwd, port):
+    def get_lt(self, torrent, cwd, port, extra=()):
         p = Proc([PY, LT_PEER, "get", torrent, os.path.join(cwd, "got"), "--peer", "127.0.0.1:%d" % port,
-                  "--timeout", "900"], cwd)
+                  "--timeout", "900", *extra], cwd)
         code = p.wait_exit(950)
         if code != 0:
             raise RuntimeError("libtorrent get exited %d: %s" % (code, p.tail()))
@@ -219,27 +221,28 @@ class Bench:
         note("%s: %s -> %s %.2fs %.0f MB/s leecher %.2f CPU-s/GiB %.0f MiB; seeder %.2f CPU-s/GiB" % (
             case, seeder_name, leecher_name, wall, row["mbps"], row["cpu_per_gib"], rss, row["seed_cpu_per_gib"]))
 
-    def pair(self, case, torrent, content, size, seeder, leecher):
+    def pair(self, case, torrent, content, size, seeder, leecher, transport="tcp"):
         d = self.fresh(case)
         seeders = {"tt": self.seed_tt, "libtorrent": self.seed_lt}
         if leecher == "transmission":
             holder = {}
 
             def start_seed(port):
-                s, _ = seeders[seeder](torrent, content, d, ("--peer", "127.0.0.1:%d" % port))
+                s, _ = seeders[seeder](torrent, content, d, ("--transport", "tcp", "--peer", "127.0.0.1:%d" % port))
                 holder["s"] = s
                 holder["cpu0"] = s.cpu_now()
                 return s
             wall, cpu, rss, s = self.get_transmission(torrent, d, start_seed)
             seed_cpu = s.cpu_now() - holder["cpu0"]
         else:
-            s, port = seeders[seeder](torrent, content, d)
+            extra = ("--transport", transport)
+            s, port = seeders[seeder](torrent, content, d, extra)
             cpu0 = s.cpu_now()
-            wall, cpu, rss = {"tt": self.get_tt, "libtorrent": self.get_lt}[leecher](torrent, d, port)
+            wall, cpu, rss = {"tt": self.get_tt, "libtorrent": self.get_lt}[leecher](torrent, d, port, extra)
             seed_cpu = s.cpu_now() - cpu0
         s.kill()
         shutil.rmtree(d, ignore_errors=True)
-        self.record(case, seeder, leecher, wall, cpu, rss, seed_cpu, size)
+        self.record(case, seeder, leecher + (" (uTP)" if transport == "utp" else ""), wall, cpu, rss, seed_cpu, size)
 
     def swarm(self, kind, torrent, content, size, announce, ih):
         """One capped seeder and six leechers through the tracker."""
@@ -327,7 +330,7 @@ def main():
     ap.add_argument("--swarm-cap-mib", type=int, default=8)
     ap.add_argument("--piece", default="1MiB")
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--only", default="a,b,c,d,e,f,swarm")
+    ap.add_argument("--only", default="a,b,c,d,e,f,g,h,i,swarm")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     only = set(a.only.split(","))
@@ -342,11 +345,12 @@ def main():
     subprocess.run([a.tt, "create", "-q", "--force", "-l", a.piece, "-o", torrent, content], check=True)
 
     cases = [("a", "libtorrent", "tt"), ("b", "libtorrent", "libtorrent"), ("c", "libtorrent", "transmission"),
-             ("d", "tt", "tt"), ("e", "tt", "libtorrent"), ("f", "tt", "transmission")]
+             ("d", "tt", "tt"), ("e", "tt", "libtorrent"), ("f", "tt", "transmission"),
+             ("g", "tt", "tt", "utp"), ("h", "libtorrent", "libtorrent", "utp"), ("i", "libtorrent", "tt", "utp")]
     for _ in range(a.runs):
-        for case, seeder, leecher in cases:
+        for case, seeder, leecher, *transport in cases:
             if case in only:
-                b.pair(case, torrent, content, size, seeder, leecher)
+                b.pair(case, torrent, content, size, seeder, leecher, *transport)
 
     if "swarm" in only:
         sdata = os.path.join(a.dir, "swarm")
