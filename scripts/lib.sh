@@ -15,6 +15,9 @@ TT_TEST_PACKAGES=(
 	mktorrent
 	opentracker
 	tmux
+	iputils-ping
+	iproute2
+	tshark
 	jq
 	time
 )

@@ -18,9 +18,8 @@ type PacketHandler interface {
 	HandlePacket(from netip.AddrPort, data []byte) bool
 }
 
-// readBuffer is the socket receive buffer asked for: bursts of datagrams
-// must not be dropped while a handler runs.
-const readBuffer = 4 << 20
+// socketBuffer is the socket receive and send buffer asked for.
+const socketBuffer = 4 << 20
 
 // maxDatagram is the largest UDP payload.
 const maxDatagram = 65535
@@ -54,7 +53,11 @@ func ListenUDP(addr string) (*UDPMux, error) {
 
 // NewUDPMux shares conn; Close closes it.
 func NewUDPMux(conn *net.UDPConn) *UDPMux {
-	conn.SetReadBuffer(readBuffer) // best effort: the kernel may cap it
+	// Best effort (the kernel may cap them): a burst must not be dropped
+	// while a handler runs, and a send must rarely wait for room, since
+	// answers are sent from the reading goroutine.
+	conn.SetReadBuffer(socketBuffer)
+	conn.SetWriteBuffer(socketBuffer)
 	m := &UDPMux{conn: conn, done: make(chan struct{})}
 	go m.readLoop()
 	return m

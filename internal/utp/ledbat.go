@@ -101,10 +101,17 @@ func (l *ledbat) acked(bytes int, limited bool) {
 		}
 	}
 	if !l.slowStart {
-		if off > 0 && !limited {
-			off = 0
+		switch {
+		case off > 0 && limited:
+			// RFC 6817: at most GAIN packets more per round trip.
+			l.cwnd += gain * off * float64(bytes) * l.mss / l.cwnd
+		case off < 0:
+			// Above the target the window shrinks in proportion to how far
+			// above, by at most half per round trip (as fast as TCP backs
+			// off, which RFC 6817 allows): a loss-based flow filling the
+			// queue gets the link within a few round trips.
+			l.cwnd -= min(-off, 1) * float64(bytes) / 2
 		}
-		l.cwnd += gain * off * float64(bytes) * l.mss / l.cwnd
 	}
 	l.clamp()
 }
