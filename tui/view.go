@@ -300,6 +300,9 @@ func (m Model) peers(w, h int) []string {
 			client = "?"
 		}
 		transport := "TCP"
+		if p.Transport == "utp" {
+			transport = "uTP"
+		}
 		enc := p.Encryption
 		if enc == "" {
 			enc = "plain"

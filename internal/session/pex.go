@@ -68,6 +68,9 @@ func (s *Session) sendPEX(now time.Time) {
 		if p.enc == encRC4 || p.enc == encMSEPlain {
 			f |= pexEncryption
 		}
+		if p.transport == "utp" {
+			f |= pexUTP
+		}
 		if p.source != "incoming" {
 			f |= pexOutgoing
 		}
