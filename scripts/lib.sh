@@ -17,7 +17,6 @@ TT_TEST_PACKAGES=(
 	tmux
 	iputils-ping
 	iproute2
-	tshark
 	jq
 	time
 )
