@@ -24,7 +24,11 @@ const (
 	maxRTO      = 60 * time.Second
 	maxTimeouts = 8
 	ackDelay    = time.Millisecond
-	lingerTime  = 10 * time.Second
+	// ackEvery in-order packets are acknowledged together (others within
+	// ackDelay): each ack costs a system call on both sides, and the
+	// sender's window grows by bytes acknowledged, not by acks.
+	ackEvery   = 4
+	lingerTime = 10 * time.Second
 	// reorderLimit bounds how far ahead of the next expected packet data
 	// is kept (the selective-ack bitmask reaches maxSACKBytes*8 ahead; the
 	// receive window bounds the bytes).
@@ -406,7 +410,7 @@ func (c *Conn) receive(seq uint16, payload []byte, fin bool) {
 		c.deliver(p.data, p.fin)
 	}
 	c.unacked++
-	if c.unacked >= 2 || c.eof || len(c.ooo) > 0 {
+	if c.unacked >= ackEvery || c.eof || len(c.ooo) > 0 {
 		c.sendState()
 	} else if !c.ackArmed {
 		c.ackArmed = true
