@@ -10,8 +10,9 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, that what strict mode accepts
-// survives validate → decode → encode unchanged, and that canonicalising
-// what lenient mode accepts yields strict-valid bencode.
+// survives validate → decode → encode unchanged, that canonicalising what
+// lenient mode accepts yields strict-valid bencode, and that walking a
+// document gives the same with and without the container index.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"i0e", "i-1e", "4:spam", "le", "de", "d1:ai1e1:bl1:xee", "d1:bi03e1:ai-0ee", "l" + "i9223372036854775807e" + "e"} {
 		f.Add([]byte(s))
@@ -46,6 +47,12 @@ func FuzzParse(f *testing.F) {
 		lv, _, err := Parse(data, Options{Lenient: true})
 		if err != nil {
 			return
+		}
+		// Walking with the container index and without it agrees.
+		iv, _, _ := parse(data, Options{Lenient: true}, true)
+		pv, _, _ := parse(data, Options{Lenient: true}, false)
+		if walk(iv) != walk(pv) {
+			t.Fatalf("indexed walk of %q differs", data)
 		}
 		c := AppendCanonical(nil, lv)
 		if _, _, err := Parse(c, Options{}); err != nil {

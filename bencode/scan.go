@@ -6,7 +6,8 @@
 // form (no leading zeros, no -0, sorted unique dictionary keys, exactly one
 // top-level value). Parse returns a Value: a zero-copy view into the input,
 // so the exact bytes of any value (the info dictionary of a torrent, say) are
-// available as they were received.
+// available as they were received. A Cursor reads the elements of a large
+// list or dictionary without making a Value of each.
 package bencode
 
 import (
@@ -71,14 +72,28 @@ type Options struct {
 // Parse validates data as exactly one bencoded value and returns a view of it.
 // In lenient mode the second result lists the departures from canonical form
 // that were accepted. Parse never panics and allocates nothing in proportion
-// to lengths claimed by the input.
+// to lengths claimed by the input. For a document of 16 KiB or more it also
+// records where each list and dictionary ends, so that walking the Value
+// passes over nested values without scanning them again.
 func Parse(data []byte, opt Options) (Value, []*Error, error) {
+	return parse(data, opt, len(data) >= indexMin && uint64(len(data)) <= math.MaxUint32)
+}
+
+// indexMin is the document size from which Parse records where each list
+// and dictionary ends (up to 4 GiB: the index holds 32-bit offsets). Below
+// it, rescanning nested values while walking costs less than the index.
+const indexMin = 16 << 10
+
+func parse(data []byte, opt Options, withIndex bool) (Value, []*Error, error) {
 	if opt.MaxDepth <= 0 {
 		opt.MaxDepth = DefaultMaxDepth
 	}
 	s := scanner{data: data, opt: opt}
 	if len(data) == 0 {
 		return Value{}, nil, &Error{Offset: 0, Err: ErrEmpty}
+	}
+	if withIndex {
+		s.ix = &index{}
 	}
 	end, err := s.value(0, 0)
 	if err != nil {
@@ -89,12 +104,13 @@ func Parse(data []byte, opt Options) (Value, []*Error, error) {
 			return Value{}, s.warnings, err
 		}
 	}
-	return Value{data: data[:end:end], off: 0, end: end}, s.warnings, nil
+	_, aux, _ := span(data, s.ix, 0, 0)
+	return Value{data: data[:end:end], off: 0, end: end, ix: s.ix, aux: aux}, s.warnings, nil
 }
 
 // IsCanonical reports whether data is exactly one value in canonical form.
 func IsCanonical(data []byte) bool {
-	_, _, err := Parse(data, Options{})
+	_, _, err := parse(data, Options{}, false)
 	return err == nil
 }
 
@@ -108,6 +124,23 @@ type scanner struct {
 	opt      Options
 	path     []pathElem
 	warnings []*Error
+	ix       *index // nil when not recording
+}
+
+// open reserves the index slot of a container that starts being scanned.
+func (s *scanner) open() int {
+	if s.ix == nil {
+		return 0
+	}
+	return s.ix.add()
+}
+
+// close records where the container in slot ends, once its contents (and
+// their slots) have been scanned.
+func (s *scanner) close(slot, end int) {
+	if s.ix != nil {
+		*s.ix.at(slot) = containerEnd{end: uint32(end), next: uint32(s.ix.n)}
+	}
 }
 
 func (s *scanner) fail(off int, err error) *Error {
@@ -142,12 +175,14 @@ func (s *scanner) value(off, depth int) (int, error) {
 		if depth >= s.opt.MaxDepth {
 			return off, s.fail(off, ErrTooDeep)
 		}
+		slot := s.open()
 		off++
 		for i := 0; ; i++ {
 			if off >= len(s.data) {
 				return off, s.fail(off, ErrTruncated)
 			}
 			if s.data[off] == 'e' {
+				s.close(slot, off+1)
 				return off + 1, nil
 			}
 			s.path = append(s.path, pathElem{index: i})
@@ -162,7 +197,12 @@ func (s *scanner) value(off, depth int) (int, error) {
 		if depth >= s.opt.MaxDepth {
 			return off, s.fail(off, ErrTooDeep)
 		}
-		return s.dict(off+1, depth)
+		slot := s.open()
+		end, err := s.dict(off+1, depth)
+		if err == nil {
+			s.close(slot, end)
+		}
+		return end, err
 	default:
 		return off, s.fail(off, fmt.Errorf("%w %s", ErrInvalidByte, quoteByte(c)))
 	}
@@ -284,6 +324,20 @@ func parseInt(b []byte) (int64, bool) {
 	}
 	if len(b) == 0 {
 		return 0, false
+	}
+	if len(b) < 19 {
+		// Fewer than 19 digits always fit.
+		var v int64
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
 	}
 	// Accumulate as a negative number: its range is one larger.
 	var v int64

@@ -3,8 +3,10 @@ package metainfo
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"tt/bencode"
@@ -84,14 +86,39 @@ var windowsReserved = map[string]bool{
 	"LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true,
 }
 
+// notOnWindows marks the bytes Windows does not allow in a file name.
+var notOnWindows = func() (t [256]bool) {
+	for b := range 0x20 {
+		t[b] = true
+	}
+	for _, b := range []byte(`<>:"|?*`) {
+		t[b] = true
+	}
+	return t
+}()
+
 // portability returns why a component cannot be created on Windows, or "".
 func portability(c string) string {
-	base, _, _ := strings.Cut(c, ".")
-	if base = strings.TrimRight(base, " "); (len(base) == 3 || len(base) == 4) && windowsReserved[strings.ToUpper(base)] {
-		return "reserved name on Windows"
+	base := c
+	if dot := strings.IndexByte(c, '.'); dot >= 0 {
+		base = c[:dot]
+	}
+	if base = strings.TrimRight(base, " "); len(base) == 3 || len(base) == 4 {
+		// Upper-cased byte by byte: the only non-ASCII letters whose upper
+		// case is ASCII (ı and ſ) give I and S, in no reserved name.
+		var upper [4]byte
+		for i := range len(base) {
+			upper[i] = base[i]
+			if 'a' <= upper[i] && upper[i] <= 'z' {
+				upper[i] -= 'a' - 'A'
+			}
+		}
+		if windowsReserved[string(upper[:len(base)])] {
+			return "reserved name on Windows"
+		}
 	}
 	for i := 0; i < len(c); i++ {
-		if b := c[i]; b < 0x20 || b == '<' || b == '>' || b == ':' || b == '"' || b == '|' || b == '?' || b == '*' {
+		if b := c[i]; notOnWindows[b] {
 			return fmt.Sprintf("character %q not allowed on Windows", rune(b))
 		}
 	}
@@ -126,31 +153,17 @@ func Lint(t *Torrent) []Finding {
 		add("invalid-utf8", SevWarning, "info.name", "name %q is not valid UTF-8", in.Name)
 	}
 
-	folded := make(map[string]int, len(in.Files))
-	for i, f := range in.Files {
-		if f.Pad {
-			continue
-		}
-		field := func() string {
-			if !in.MultiFile {
-				return "info.name"
-			}
-			return fmt.Sprintf("info.files[%d].path", i)
-		}
-		p := t.FilePath(i)
-		for _, c := range f.Path {
-			if !utf8.ValidString(c) {
-				add("invalid-utf8", SevWarning, field(), "%q is not valid UTF-8", p)
-			}
-			if why := portability(c); why != "" {
-				add("non-portable-path", SevWarning, field(), "%q: %s", p, why)
-			}
-		}
-		key := strings.ToLower(p)
-		if j, ok := folded[key]; ok && t.FilePath(j) != p {
-			add("case-collision", SevWarning, field(), "%q and %q differ only in case", t.FilePath(j), p)
-		}
-		folded[key] = i
+	// Most torrents have no two paths that differ only in case: while the
+	// paths are checked, hashes tell whether that is certain. Only when it
+	// is not are the paths checked again, with the map of lower-cased paths
+	// an exact answer needs.
+	mayCollide := make(chan bool, 1)
+	go func() { mayCollide <- mayFoldCollide(t) }()
+	before := len(t.Findings)
+	lintPaths(t, add, nil)
+	if <-mayCollide {
+		t.Findings = t.Findings[:before]
+		lintPaths(t, add, make(map[string]int, len(in.Files)))
 	}
 
 	trackers := t.Trackers()
@@ -177,6 +190,136 @@ func Lint(t *Torrent) []Finding {
 		seenWS[u] = true
 	}
 	return t.Findings
+}
+
+// lintPaths checks the path of each file, and with folded (lower-cased path
+// to file index) also looks for paths that differ only in case.
+func lintPaths(t *Torrent, add func(id string, sev Severity, field, format string, args ...any), folded map[string]int) {
+	in := &t.Info
+	// The checks of a component are those of the previous file's component
+	// at the same depth when the two are equal: every file of a directory
+	// shares its parents.
+	type compCheck struct {
+		comp  string
+		valid bool   // valid UTF-8
+		why   string // from portability
+	}
+	var checks []compCheck
+	for i := range in.Files {
+		f := &in.Files[i]
+		if f.Pad {
+			continue
+		}
+		field := func() string {
+			if !in.MultiFile {
+				return "info.name"
+			}
+			return fmt.Sprintf("info.files[%d].path", i)
+		}
+		p := t.FilePath(i)
+		for j, c := range f.Path {
+			switch {
+			case j == len(checks):
+				checks = append(checks, compCheck{c, utf8.ValidString(c), portability(c)})
+			case checks[j].comp != c:
+				checks[j] = compCheck{c, utf8.ValidString(c), portability(c)}
+			}
+			if !checks[j].valid {
+				add("invalid-utf8", SevWarning, field(), "%q is not valid UTF-8", p)
+			}
+			if why := checks[j].why; why != "" {
+				add("non-portable-path", SevWarning, field(), "%q: %s", p, why)
+			}
+		}
+		if folded == nil {
+			continue
+		}
+		key := strings.ToLower(p)
+		if j, ok := folded[key]; ok && t.FilePath(j) != p {
+			add("case-collision", SevWarning, field(), "%q and %q differ only in case", t.FilePath(j), p)
+		}
+		folded[key] = i
+	}
+}
+
+// mayFoldCollide reports whether the lower-cased paths of two files (pad
+// files aside) might be equal, by comparing hashes of them; a hash
+// collision only makes it answer true.
+func mayFoldCollide(t *Torrent) bool {
+	seed := maphash.MakeSeed()
+	hashes := make([]uint64, 0, len(t.Info.Files))
+	// The previous files' components by depth, lower-cased: a component
+	// equal to the previous file's at its depth is not lower-cased again.
+	type comp struct {
+		s     string
+		lower []byte
+	}
+	var (
+		prev []comp
+		path []byte
+	)
+	for i := range t.Info.Files {
+		f := &t.Info.Files[i]
+		if f.Pad {
+			continue
+		}
+		if p := t.FilePath(i); isLower(p) {
+			hashes = append(hashes, maphash.String(seed, p)|1)
+			continue
+		}
+		// Components hold no '/', so lower-casing them one by one
+		// lower-cases the path.
+		path = path[:0]
+		for j, c := range f.Path {
+			switch {
+			case j == len(prev):
+				prev = append(prev, comp{c, appendLower(nil, c)})
+			case prev[j].s != c:
+				prev[j] = comp{c, appendLower(prev[j].lower[:0], c)}
+			}
+			if j > 0 {
+				path = append(path, '/')
+			}
+			path = append(path, prev[j].lower...)
+		}
+		hashes = append(hashes, maphash.Bytes(seed, path)|1)
+	}
+	return clashingHashes(hashes)
+}
+
+// isLower reports whether s is ASCII without upper-case letters, so that
+// strings.ToLower(s) == s.
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendLower appends strings.ToLower(s) to dst without allocating a string.
+func appendLower(dst []byte, s string) []byte {
+	start := len(dst)
+	dst = append(dst, s...)
+	for i := start; i < len(dst); i++ {
+		switch c := dst[i]; {
+		case c >= utf8.RuneSelf:
+			return appendLowerRunes(dst[:i], s[i-start:])
+		case 'A' <= c && c <= 'Z':
+			dst[i] = c + 'a' - 'A'
+		}
+	}
+	return dst
+}
+
+// appendLowerRunes lower-cases rune by rune; like strings.ToLower, it
+// writes each invalid byte as U+FFFD.
+func appendLowerRunes(dst []byte, s string) []byte {
+	for _, r := range s {
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+	}
+	return dst
 }
 
 // FilePath is file i's path inside the content root, joined with "/".

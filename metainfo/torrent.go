@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"os"
@@ -197,12 +198,22 @@ type parser struct {
 }
 
 func (p *parser) errf(field string, v bencode.Value, sentinel error, format string, args ...any) error {
-	return &FieldError{Field: field, Offset: v.Offset(), Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	return p.errAt(field, v.Offset(), sentinel, format, args...)
+}
+
+// errAt is errf for a value known by its offset.
+func (p *parser) errAt(field string, off int, sentinel error, format string, args ...any) error {
+	return &FieldError{Field: field, Offset: off, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
 }
 
 // soft is a problem that strict parsing refuses and lenient parsing records.
 func (p *parser) soft(id string, sev Severity, field string, v bencode.Value, sentinel error, format string, args ...any) error {
-	err := p.errf(field, v, sentinel, format, args...)
+	return p.softAt(id, sev, field, v.Offset(), sentinel, format, args...)
+}
+
+// softAt is soft for a value known by its offset.
+func (p *parser) softAt(id string, sev Severity, field string, off int, sentinel error, format string, args ...any) error {
+	err := p.errAt(field, off, sentinel, format, args...)
 	if !p.lenient {
 		return err
 	}
@@ -235,7 +246,14 @@ func (p *parser) parse(rootV bencode.Value) error {
 		return p.errf("info", infoV, ErrInvalidField, "info is a %s, not a dictionary", infoV.Kind())
 	}
 	t.InfoRaw = infoV.Raw()
-	t.InfoHash = sha1.Sum(t.InfoRaw)
+	// Hashing the info of a large torrent takes as long as reading much of
+	// it: do it alongside. Nothing reads InfoHash before parse returns.
+	hashed := make(chan struct{})
+	go func() {
+		copy(t.InfoHash[:], sum(sha1.New(), t.InfoRaw))
+		close(hashed)
+	}()
+	defer func() { <-hashed }()
 	if !p.lenient || !p.warned || bencode.IsCanonical(t.InfoRaw) {
 		// Strict parsing already refused non-canonical input; a lenient scan
 		// without a single warning saw none.
@@ -275,6 +293,18 @@ func (p *parser) parse(rootV bencode.Value) error {
 	}
 	p.nodes(root)
 	return p.info(infoV)
+}
+
+// sum returns the hash of data, fed a megabyte at a time: the assembly
+// that hashes cannot be preempted, and a garbage collection would wait for
+// all of a large info dictionary.
+func sum(h hash.Hash, data []byte) []byte {
+	for len(data) > 0 {
+		n := min(len(data), 1<<20)
+		h.Write(data[:n])
+		data = data[n:]
+	}
+	return h.Sum(nil)
 }
 
 func (p *parser) announceList(root dict) error {
@@ -413,7 +443,7 @@ func (p *parser) info(dv bencode.Value) error {
 		in.MetaVersion, _ = v.Int()
 		if in.MetaVersion == 2 {
 			t.HasV2 = true
-			t.InfoHashV2 = sha256.Sum256(t.InfoRaw)
+			copy(t.InfoHashV2[:], sum(sha256.New(), t.InfoRaw))
 		}
 	}
 
@@ -495,69 +525,109 @@ func (p *parser) files(v bencode.Value) error {
 		return p.errf("info.files", v, ErrInvalidField, "files is a %s, not a list", v.Kind())
 	}
 	in.Files = make([]File, 0, v.Len())
-	for i, fv := range v.List() {
+	var paths strArena
+	list := v.Cursor()
+	for i := 0; list.More(); i++ {
 		// Field names are built only when something is wrong.
 		field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", i, sub) }
-		if fv.Kind() != bencode.Dict {
-			return p.errf(field(""), fv, ErrInvalidField, "file entry is a %s, not a dictionary", fv.Kind())
+		fileOff := list.Offset()
+		if k := list.Kind(); k != bencode.Dict {
+			return p.errAt(field(""), fileOff, ErrInvalidField, "file entry is a %s, not a dictionary", k)
 		}
-		// One pass over the entries; the first of repeated keys wins, as in Get.
-		var lv, pv, pu, av, sv bencode.Value
-		for k, val := range fv.Dict() {
-			kb, _ := k.Bytes()
-			switch string(kb) {
+		// One pass over the entries, reading the values of the common keys
+		// on the way; the first of repeated keys wins, as in Get.
+		var (
+			lengthAt, attrAt, pathAt element
+			n                        int64
+			attr                     string
+			pu, sv                   bencode.Value // path.utf-8 and symlink path, seldom there
+			badComp                  = -1          // path's first component that is not a string
+			badCompAt                element
+		)
+		entries, _ := list.Enter()
+		for entries.More() {
+			key, _ := entries.Bytes()
+			switch string(key) {
 			case "length":
-				lv = pick(lv, val)
-			case "path":
-				pv = pick(pv, val)
-			case "path.utf-8":
-				pu = pick(pu, val)
+				if lengthAt.kind == bencode.Invalid {
+					lengthAt = elementAt(&entries)
+					var ok bool
+					if n, ok = entries.Int(); ok {
+						continue
+					}
+				}
 			case "attr":
-				av = pick(av, val)
+				if attrAt.kind == bencode.Invalid {
+					attrAt = elementAt(&entries)
+					if b, ok := entries.Bytes(); ok {
+						attr = viewBytes(b)
+						continue
+					}
+				}
+			case "path":
+				if pathAt.kind == bencode.Invalid {
+					if pathAt = elementAt(&entries); pathAt.kind == bencode.List {
+						c, _ := entries.Enter()
+						for j := 0; c.More(); j++ {
+							b, ok := c.Bytes()
+							if !ok {
+								if badComp < 0 {
+									badComp, badCompAt = j, elementAt(&c)
+								}
+								c.Skip()
+								continue
+							}
+							paths.add(viewBytes(b))
+						}
+						continue
+					}
+				}
+			case "path.utf-8":
+				if pu.Kind() == bencode.Invalid {
+					pu = entries.Value()
+					continue
+				}
 			case "symlink path":
-				sv = pick(sv, val)
-			}
-		}
-		var attr string
-		if av.Kind() != bencode.Invalid {
-			var ok bool
-			if attr, ok = av.Str(); !ok {
-				if err := p.soft("wrong-type", SevWarning, field(".attr"), av, ErrInvalidField, "attr is a %s, not a string", av.Kind()); err != nil {
-					return err
+				if sv.Kind() == bencode.Invalid {
+					sv = entries.Value()
+					continue
 				}
 			}
+			entries.Skip()
 		}
-		var n int64
-		if lv.Kind() != bencode.Invalid {
-			var ok bool
-			if n, ok = lv.Int(); !ok || n < 0 {
-				return p.errf(field(".length"), lv, ErrInvalidField, "length must be a non-negative integer")
+		if attrAt.kind != bencode.Invalid && attrAt.kind != bencode.String {
+			if err := p.softAt("wrong-type", SevWarning, field(".attr"), attrAt.off, ErrInvalidField, "attr is a %s, not a string", attrAt.kind); err != nil {
+				return err
+			}
+		}
+		if lengthAt.kind != bencode.Invalid {
+			if lengthAt.kind != bencode.Int || n < 0 {
+				return p.errAt(field(".length"), lengthAt.off, ErrInvalidField, "length must be a non-negative integer")
 			}
 		} else if !strings.Contains(attr, "l") {
 			// Only a symlink may leave out its length (it has none).
-			return p.errf(field(".length"), fv, ErrMissingField, "no length")
+			return p.errAt(field(".length"), fileOff, ErrMissingField, "no length")
 		}
 		if pu.Kind() != bencode.Invalid && validUTF8List(pu) {
-			pv = pu
+			pathAt, badComp = element{pu.Offset(), bencode.List}, -1
+			paths.drop()
+			for _, c := range pu.List() {
+				s, _ := viewStr(c)
+				paths.add(s)
+			}
 		}
 		var path []string
 		switch {
-		case pv.Kind() == bencode.Invalid && strings.Contains(attr, "p"):
+		case pathAt.kind == bencode.Invalid && strings.Contains(attr, "p"):
 			path = []string{".pad", fmt.Sprint(n)}
-		case pv.Kind() == bencode.Invalid:
-			return p.errf(field(".path"), fv, ErrMissingField, "no path")
-		case pv.Kind() != bencode.List:
-			return p.errf(field(".path"), pv, ErrInvalidField, "path is a %s, not a list", pv.Kind())
-		}
-		if path == nil {
-			path = make([]string, 0, pv.Len())
-		}
-		for j, c := range pv.List() {
-			s, ok := viewStr(c)
-			if !ok {
-				return p.errf(fmt.Sprintf("info.files[%d].path[%d]", i, j), c, ErrInvalidField, "path component is a %s, not a string", c.Kind())
-			}
-			path = append(path, s)
+		case pathAt.kind == bencode.Invalid:
+			return p.errAt(field(".path"), fileOff, ErrMissingField, "no path")
+		case pathAt.kind != bencode.List:
+			return p.errAt(field(".path"), pathAt.off, ErrInvalidField, "path is a %s, not a list", pathAt.kind)
+		case badComp >= 0:
+			return p.errAt(fmt.Sprintf("info.files[%d].path[%d]", i, badComp), badCompAt.off, ErrInvalidField, "path component is a %s, not a string", badCompAt.kind)
+		default:
+			path = paths.take()
 		}
 		f := File{Path: path, Length: n, Attr: attr, Pad: strings.Contains(attr, "p")}
 		if strings.Contains(attr, "l") {
@@ -566,20 +636,51 @@ func (p *parser) files(v bencode.Value) error {
 				f.Symlink = append(f.Symlink, s)
 			}
 		}
-		if err := p.addFile(field, pv, f); err != nil {
+		if err := p.addFile(field, pathAt.off, f); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pick keeps the first value seen for a key.
-func pick(have, v bencode.Value) bencode.Value {
-	if have.Kind() != bencode.Invalid {
-		return have
-	}
-	return v
+// element is where a value is and what kind; the zero element is no value.
+type element struct {
+	off  int
+	kind bencode.Kind
 }
+
+// elementAt describes the next element of c, without reading it.
+func elementAt(c *bencode.Cursor) element { return element{c.Offset(), c.Kind()} }
+
+// strArena builds string slices one element at a time in shared blocks, so
+// that the paths of 100,000 files take a few dozen allocations rather than
+// 100,000.
+type strArena struct {
+	block []string
+	start int // where the slice being built begins in block
+}
+
+// add appends s to the slice being built.
+func (a *strArena) add(s string) {
+	if len(a.block) == cap(a.block) {
+		// A new block, taking along what is built so far.
+		built := a.block[a.start:]
+		a.block = append(make([]string, 0, max(4096, 2*len(built))), built...)
+		a.start = 0
+	}
+	a.block = append(a.block, s)
+}
+
+// take returns the slice built and starts the next one. Its capacity ends
+// with it: appending to it never writes into the next slice.
+func (a *strArena) take() []string {
+	s := a.block[a.start:len(a.block):len(a.block)]
+	a.start = len(a.block)
+	return s
+}
+
+// drop forgets the slice being built.
+func (a *strArena) drop() { a.block = a.block[:a.start] }
 
 // fileTree reads a v2 "file tree" (used only when a torrent has no v1 file list).
 func (p *parser) fileTree(tree bencode.Value) error {
@@ -603,7 +704,7 @@ func (p *parser) fileTree(tree bencode.Value) error {
 					return p.errf("info.file tree", child, ErrInvalidField, "file length must be a non-negative integer")
 				}
 				attr, _ := p.str(child, "attr", "info.file tree.attr")
-				return p.addFile(func(string) string { return "info.file tree" }, child, File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
+				return p.addFile(func(string) string { return "info.file tree" }, child.Offset(), File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
 			}
 			if err := walk(child, append(prefix, name)); err != nil {
 				return err
@@ -615,16 +716,16 @@ func (p *parser) fileTree(tree bencode.Value) error {
 }
 
 // addFile checks a file's path and appends it to the file list.
-func (p *parser) addFile(field func(string) string, v bencode.Value, f File) error {
+func (p *parser) addFile(field func(string) string, off int, f File) error {
 	in := &p.t.Info
 	if err := CheckPath(f.Path); err != nil {
-		if err := p.soft("insecure-path", SevError, field(".path"), v, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
+		if err := p.softAt("insecure-path", SevError, field(".path"), off, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
 			return err
 		}
 		f.Path = sanitizePath(f.Path)
 	}
 	if f.Length > math.MaxInt64-in.TotalLength {
-		return p.errf(field(".length"), v, ErrInvalidField, "total length overflows")
+		return p.errAt(field(".length"), off, ErrInvalidField, "total length overflows")
 	}
 	f.Offset = in.TotalLength
 	in.TotalLength += f.Length
@@ -653,14 +754,16 @@ func stripPrefix(err error) string {
 // the same path twice, or a file where another file needs a directory.
 func (p *parser) uniquePaths(d dict) error {
 	files := p.t.Info.Files
-	keys := make([]string, len(files))
+	keys := joinPaths(files)
 	p.t.paths = keys
+	if !mayClash(files, keys) {
+		return nil
+	}
 	taken := make(map[string]bool, len(files))
 	dirs := make(map[string]bool, len(files)/4+1)
-	for i, f := range files {
-		keys[i] = strings.Join(f.Path, "/")
+	for _, k := range keys {
 		// Every prefix ending before a '/' is a directory (substrings: no copies).
-		for k := keys[i]; ; {
+		for {
 			slash := strings.LastIndexByte(k, '/')
 			if slash < 0 || dirs[k[:slash]] {
 				break
@@ -693,6 +796,30 @@ func (p *parser) uniquePaths(d dict) error {
 		taken[key] = true
 	}
 	return nil
+}
+
+// joinPaths returns the "/"-joined path of each file, all sharing one buffer.
+func joinPaths(files []File) []string {
+	size := 0
+	for i := range files {
+		for _, c := range files[i].Path {
+			size += len(c) + 1
+		}
+	}
+	buf := make([]byte, 0, size)
+	keys := make([]string, len(files))
+	for i := range files {
+		start := len(buf)
+		for j, c := range files[i].Path {
+			if j > 0 {
+				buf = append(buf, '/')
+			}
+			buf = append(buf, c...)
+		}
+		// buf never grows past size, so earlier keys stay where they are.
+		keys[i] = unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start)
+	}
+	return keys
 }
 
 // Virtual reports whether a file has no bytes on disk of its own for tt to
@@ -732,8 +859,13 @@ func (d dict) Get(key string) (bencode.Value, bool) {
 // shares the parsed data, which the Torrent keeps unchanged.
 func viewStr(v bencode.Value) (string, bool) {
 	b, ok := v.Bytes()
-	if !ok || len(b) == 0 {
-		return "", ok
+	return viewBytes(b), ok
+}
+
+// viewBytes is viewStr for contents already read.
+func viewBytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	return unsafe.String(&b[0], len(b)), true
+	return unsafe.String(&b[0], len(b))
 }

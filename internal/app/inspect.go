@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -56,6 +57,36 @@ type InspectResult struct {
 	SelectOnly   []int              `json:"select_only,omitempty"`
 	Files        []InspectFile      `json:"files,omitempty"` // written last, one file per line
 	Findings     []metainfo.Finding `json:"findings"`
+
+	// torrent, when set, is where the files are read from instead of
+	// Files: a torrent may list 100,000, and a copy only to write them out
+	// costs time.
+	torrent *metainfo.Torrent
+}
+
+// files iterates over the files described.
+func (r *InspectResult) files(yield func(InspectFile) bool) {
+	if t := r.torrent; t != nil {
+		for i, f := range t.Info.Files {
+			if !yield(InspectFile{Path: t.FilePath(i), Length: f.Length, Offset: f.Offset, Attr: f.Attr}) {
+				return
+			}
+		}
+		return
+	}
+	for _, f := range r.Files {
+		if !yield(f) {
+			return
+		}
+	}
+}
+
+// numFiles is the number of files described.
+func (r *InspectResult) numFiles() int {
+	if r.torrent != nil {
+		return len(r.torrent.Info.Files)
+	}
+	return len(r.Files)
 }
 
 // Inspect describes a torrent file or magnet link.
@@ -113,10 +144,7 @@ func torrentResult(t *metainfo.Torrent) *InspectResult {
 		d := t.CreationDate
 		r.CreationDate = &d
 	}
-	r.Files = make([]InspectFile, len(in.Files))
-	for i, f := range in.Files {
-		r.Files[i] = InspectFile{Path: t.FilePath(i), Length: f.Length, Offset: f.Offset, Attr: f.Attr}
-	}
+	r.torrent = t
 	fillEmpty(r)
 	return r
 }
@@ -161,7 +189,9 @@ func fillEmpty(r *InspectResult) {
 	}
 }
 
-func printInspect(w io.Writer, r *InspectResult, listFiles bool) {
+func printInspect(out io.Writer, r *InspectResult, listFiles bool) {
+	w := bufio.NewWriterSize(out, 64<<10)
+	defer w.Flush()
 	row := func(label, value string) {
 		if value != "" {
 			fmt.Fprintf(w, "%-13s %s\n", label, printable(value))
@@ -173,7 +203,7 @@ func printInspect(w io.Writer, r *InspectResult, listFiles bool) {
 	if r.Kind == "torrent" {
 		size := fmt.Sprintf("%s (%d bytes)", FormatSize(r.TotalSize), r.TotalSize)
 		if r.MultiFile {
-			size += fmt.Sprintf(" in %d files", len(r.Files))
+			size += fmt.Sprintf(" in %d files", r.numFiles())
 		}
 		row("Size", size)
 		pieces := fmt.Sprintf("%d × %s", r.PieceCount, FormatSize(r.PieceLength))
@@ -224,43 +254,80 @@ func printInspect(w io.Writer, r *InspectResult, listFiles bool) {
 
 // printTree draws the file list as an indented tree with sizes, sizes
 // aligned in one column.
-func printTree(w io.Writer, r *InspectResult) {
+func printTree(w *bufio.Writer, r *InspectResult) {
 	if !r.MultiFile {
 		fmt.Fprintf(w, "  %s  %s\n", printable(r.Name), FormatSize(r.TotalSize))
 		return
 	}
-	type line struct{ text, size string }
-	lines := []line{{text: printable(r.Name) + "/"}}
-	var prev []string
-	for _, f := range r.Files {
-		parts := strings.Split(printable(f.Path), "/")
-		common := 0
-		for common < len(prev) && common < len(parts)-1 && prev[common] == parts[common] {
-			common++
-		}
-		for d := common; d < len(parts)-1; d++ {
-			lines = append(lines, line{text: strings.Repeat("  ", d+1) + parts[d] + "/"})
-		}
-		name := parts[len(parts)-1]
-		if f.Attr != "" {
-			name += " [" + f.Attr + "]"
-		}
-		lines = append(lines, line{text: strings.Repeat("  ", len(parts)) + name, size: FormatSize(f.Length)})
-		prev = parts[:len(parts)-1]
+	// A line is its text indented by depth steps of two spaces; width counts
+	// both in runes, and a directory's text is followed by a '/'.
+	type line struct {
+		depth, width int
+		text         string
+		size         int64 // -1 for a directory
 	}
-	width := 0
-	for _, l := range lines {
-		width = max(width, len([]rune(l.text)))
-	}
-	width = min(width, 60)
-	for _, l := range lines {
-		if l.size == "" {
-			fmt.Fprintf(w, "  %s\n", l.text)
-			continue
+	// eachLine produces the lines in order: once to size the column, once
+	// to print, so that they are never all held.
+	eachLine := func(emit func(line)) {
+		add := func(depth int, text string, size int64) {
+			l := line{depth: depth, width: 2*depth + utf8.RuneCountInString(text), text: text, size: size}
+			if size < 0 {
+				l.width++
+			}
+			emit(l)
 		}
-		pad := width - len([]rune(l.text))
-		fmt.Fprintf(w, "  %s%s  %10s\n", l.text, strings.Repeat(" ", max(pad, 0)), l.size)
+		add(0, printable(r.Name), -1)
+		// The directories of the previous file and the components of this
+		// one, as substrings of their printable paths.
+		var prev, parts []string
+		for f := range r.files {
+			parts = parts[:0]
+			for rest := printable(f.Path); ; {
+				c, after, found := strings.Cut(rest, "/")
+				parts = append(parts, c)
+				if !found {
+					break
+				}
+				rest = after
+			}
+			common := 0
+			for common < len(prev) && common < len(parts)-1 && prev[common] == parts[common] {
+				common++
+			}
+			for d := common; d < len(parts)-1; d++ {
+				add(d+1, parts[d], -1)
+			}
+			name := parts[len(parts)-1]
+			if f.Attr != "" {
+				name += " [" + f.Attr + "]"
+			}
+			add(len(parts), name, f.Length)
+			// This file's directories become prev, and prev's array holds
+			// the next file's parts.
+			prev, parts = parts[:len(parts)-1], prev[:0]
+		}
 	}
+	column := 0
+	eachLine(func(l line) { column = max(column, l.width) })
+	column = min(column, 60)
+	const spaces = "                                                                "
+	pad := func(n int) {
+		for ; n > 0; n -= len(spaces) {
+			w.WriteString(spaces[:min(n, len(spaces))])
+		}
+	}
+	eachLine(func(l line) {
+		pad(2 + 2*l.depth)
+		w.WriteString(l.text)
+		if l.size < 0 {
+			w.WriteString("/\n")
+			return
+		}
+		size := FormatSize(l.size) // ASCII: its length is its width
+		pad(max(column-l.width, 0) + 2 + max(10-len(size), 0))
+		w.WriteString(size)
+		w.WriteByte('\n')
+	})
 }
 
 // printable makes text from a torrent safe to print on a terminal: control
@@ -282,25 +349,29 @@ func printable(s string) string {
 }
 
 // writeInspectJSON prints r with its file list written by hand: a torrent
-// may list 100,000 files, and generic indentation of those dominates.
+// may list 100,000 files, and generic indentation of those dominates. The
+// list goes out in chunks, never as one document-sized buffer.
 func writeInspectJSON(w io.Writer, r *InspectResult) error {
-	files := r.Files
 	head := *r
 	head.Files = nil
 	var buf bytes.Buffer
 	if err := newJSONEncoder(&buf).Encode(&head); err != nil {
 		return err
 	}
-	size := buf.Len() + 32
-	for _, f := range files {
-		size += len(f.Path) + len(f.Attr) + 80
-	}
-	b := make([]byte, 0, size)
+	const chunk = 64 << 10
+	b := make([]byte, 0, max(buf.Len(), chunk)+1024)
 	b = append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
 	b = bytes.TrimRight(b[:len(b)-1], "\n") // drop the closing brace
 	b = append(b, `,
   "files": [`...)
-	for i, f := range files {
+	i := 0
+	for f := range r.files {
+		if len(b) >= chunk {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -315,8 +386,9 @@ func writeInspectJSON(w io.Writer, r *InspectResult) error {
 			b = appendJSONString(b, f.Attr)
 		}
 		b = append(b, '}')
+		i++
 	}
-	if len(files) > 0 {
+	if i > 0 {
 		b = append(b, "\n  "...)
 	}
 	b = append(b, "]\n}\n"...)
@@ -324,27 +396,42 @@ func writeInspectJSON(w io.Writer, r *InspectResult) error {
 	return err
 }
 
+// jsonPlain marks the bytes appendJSONString copies as they are: printable
+// ASCII other than the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		start := i
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		b = append(b, s[start:i]...)
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			switch c {
+			case '"', '\\':
 				b = append(b, '\\', c)
-			case c == '\n':
+			case '\n':
 				b = append(b, '\\', 'n')
-			case c == '\t':
+			case '\t':
 				b = append(b, '\\', 't')
-			case c == '\r':
+			case '\r':
 				b = append(b, '\\', 'r')
-			case c < 0x20 || c == 0x7f:
+			default: // the other control characters and DEL
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
 			continue
