@@ -20,6 +20,12 @@ const (
 	maxWorkers = 256
 	minChunk   = 64 << 10
 	bufBudget  = 16 << 20 // all worker buffers together
+
+	hugePage = 2 << 20
+	// Offsets and lengths of direct reads are multiples of dioAlign, which
+	// is at least the logical block size of common block devices; a read
+	// that fails with EINVAL anyway turns direct I/O off for the file.
+	dioAlign = 4096
 )
 
 // Tuning knobs; variables so that benchmarks can compare settings.
@@ -33,10 +39,25 @@ var (
 	// first prefetchHead bytes.
 	prefetchWholeMax = int64(16 << 20)
 	prefetchHead     = int64(8 << 20)
+
+	// Direct reads (see the package documentation): files of at least
+	// directMin bytes are read with O_DIRECT where their pages are not
+	// cached, by directExtra goroutines more than the hashing workers, each
+	// with a buffer of at most directMaxBuf bytes; all the buffers together
+	// take at most directBudget bytes of huge pages.
+	useDirect    = true
+	directMin    = int64(256 << 10)
+	directExtra  = 2
+	directMaxBuf = 4 << 20
+	directBudget = 24 << 20
+	// forceDirect makes every read that may be direct be direct, whatever
+	// the page cache holds (tests).
+	forceDirect = false
 )
 
-// testHookRead, if set, is called after each successful read of a file.
-var testHookRead func(file int, fileOff int64, n int)
+// testHookRead, if set, is called after each successful read of a file;
+// testHookDirect too, after each successful direct read.
+var testHookRead, testHookDirect func(file int, fileOff int64, n int)
 
 // statInfo is what the initial pass learned about a file.
 type statInfo struct {
@@ -51,8 +72,12 @@ type statInfo struct {
 type engine struct {
 	l       *layout
 	verify  bool
-	workers int
+	workers int // goroutines that may hash at the same time
 	chunk   int
+
+	direct  bool          // files of at least directMin bytes may be read directly
+	readers int           // goroutines taking units: workers, plus directExtra when direct
+	sem     chan struct{} // with more readers than workers: one token per hashing goroutine
 
 	expected []byte       // Verify: expected digests
 	out      []byte       // Hash: digests
@@ -141,16 +166,20 @@ func (e *engine) run(ctx context.Context, progress func(int64)) error {
 	if e.sched != nil {
 		e.count = len(e.sched)
 	}
-	e.chunk = readChunk
-	if c := bufBudget / max(e.workers, 1); c < e.chunk {
-		e.chunk = max(c, minChunk) &^ 4095
+	bufs := e.planDirect()
+	defer func() {
+		for _, b := range bufs {
+			b.free()
+		}
+	}()
+	if !e.direct {
+		e.plan(readChunk)
+		if c := bufBudget / max(e.workers, 1); c < e.chunk {
+			e.plan(max(c, minChunk) &^ 4095)
+		}
+		e.workers = max(1, min(e.workers, e.units))
+		e.readers = e.workers
 	}
-	if t := e.schedBytes(); t < int64(e.chunk) {
-		e.chunk = int(max(t, 1))
-	}
-	e.per = max(1, int(int64(e.chunk)/e.l.pieceLen))
-	e.units = (e.count + e.per - 1) / e.per
-	e.workers = max(1, min(e.workers, e.units))
 	e.wake = make(chan struct{}, 1)
 	e.wakeAt.Store(math.MaxInt64)
 
@@ -175,14 +204,20 @@ func (e *engine) run(ctx context.Context, progress func(int64)) error {
 	}
 
 	var wg sync.WaitGroup
-	for range e.workers {
+	for k := range e.readers {
 		if e.units == 0 {
 			break
 		}
+		w := &worker{e: e, h: sha1.New(), fi: -1}
+		if e.direct {
+			w.buf = bufs[k].b
+		} else {
+			w.buf = make([]byte, e.chunk)
+		}
+		w.rchunk = min(readChunk, len(w.buf))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{e: e, buf: make([]byte, e.chunk), h: sha1.New(), fi: -1}
 			w.loop()
 		}()
 	}
@@ -200,6 +235,59 @@ func (e *engine) run(ctx context.Context, progress func(int64)) error {
 		prog.stop(err == nil)
 	}
 	return err
+}
+
+// plan sets the unit size for a target of chunk content bytes per unit.
+func (e *engine) plan(chunk int) {
+	e.chunk = chunk
+	if t := e.schedBytes(); t < int64(e.chunk) {
+		e.chunk = int(max(t, 1))
+	}
+	e.per = max(1, int(int64(e.chunk)/e.l.pieceLen))
+	e.units = (e.count + e.per - 1) / e.per
+}
+
+// planDirect sets up direct reads if they can be used: some file is long
+// enough, cachestat(2) is there, and huge-page buffers for every reader fit
+// in directBudget. It returns the buffers, one per reader.
+func (e *engine) planDirect() []*directBuf {
+	if !useDirect || e.count == 0 || !directAvailable() {
+		return nil
+	}
+	long := false
+	for _, f := range e.l.files {
+		long = long || (!f.Pad && f.Length >= directMin)
+	}
+	if !long {
+		return nil
+	}
+	// Each buffer takes whole huge pages.
+	readers := e.workers + directExtra
+	perReader := (directBudget / readers) &^ (hugePage - 1)
+	n := min(directMaxBuf, perReader) &^ (dioAlign - 1)
+	if n < dioAlign || readers*((n+hugePage-1)&^(hugePage-1)) > directBudget {
+		return nil
+	}
+	e.plan(n)
+	workers := max(1, min(e.workers, e.units))
+	readers = max(1, min(readers, e.units))
+	n = min(n, (e.chunk+dioAlign-1)&^(dioAlign-1))
+	bufs := make([]*directBuf, 0, readers)
+	for range readers {
+		b := allocDirect(n)
+		if b == nil {
+			for _, b := range bufs {
+				b.free()
+			}
+			return nil
+		}
+		bufs = append(bufs, b)
+	}
+	e.direct, e.workers, e.readers = true, workers, readers
+	if readers > workers {
+		e.sem = make(chan struct{}, workers)
+	}
+	return bufs
 }
 
 // progressTicker reports a counter to a callback at a bounded rate.
@@ -247,10 +335,16 @@ func (p *progressTicker) stop(final bool) {
 
 // worker owns a read buffer and a SHA-1 state, and the file it last read.
 type worker struct {
-	e   *engine
-	buf []byte
-	h   hash.Hash
-	sum [sha1.Size]byte
+	e      *engine
+	buf    []byte
+	rchunk int // bytes per read through the page cache
+	h      hash.Hash
+	sum    [sha1.Size]byte
+
+	// The piece being hashed: p, which ends at content offset pEnd, and
+	// the content offset of the next byte to hash.
+	p         int
+	pos, pEnd int64
 
 	fi int // index of the open file, -1 if none
 	f  *rfile
@@ -281,31 +375,64 @@ func (w *worker) pieces(first, last int) {
 	e, l := w.e, w.e.l
 	start, _ := l.piece(first)
 	_, end := l.piece(last)
-	p := first
-	pEnd := min(start+l.pieceLen, l.total)
+	w.p, w.pos, w.pEnd = first, start, min(start+l.pieceLen, l.total)
 	w.h.Reset()
-	for pos := start; pos < end; {
+	i := l.fileAt(start)
+	for w.pos < end {
 		if e.stopped() {
 			return
 		}
-		n := min(int64(len(w.buf)), end-pos)
-		b := w.buf[:n]
-		if !w.fill(b, pos, first, last) && !e.verify {
+		for l.starts[i+1] <= w.pos {
+			i++
+		}
+		fileOff, n := w.pos-l.starts[i], min(l.starts[i+1], end)-w.pos
+		// A goroutine holds a token while it uses CPU: from before a read
+		// through the page cache, which copies, but only from after a
+		// direct read, which waits for the device.
+		direct := w.direct(i, fileOff, n)
+		if !direct {
+			e.acquire()
+		}
+		b, ok := w.read(i, fileOff, n, direct, first, last)
+		if direct {
+			e.acquire()
+		}
+		if !ok && !e.verify {
+			e.release()
 			return
 		}
-		for off := int64(0); off < n; {
-			k := min(n-off, pEnd-(pos+off))
-			w.h.Write(b[off : off+k])
-			off += k
-			if pos+off == pEnd {
-				w.finish(p)
-				p++
-				pEnd = min(pEnd+l.pieceLen, l.total)
-				w.h.Reset()
-			}
+		w.hash(b)
+		e.release()
+		e.addDone(int64(len(b)))
+	}
+}
+
+func (e *engine) acquire() {
+	if e.sem != nil {
+		e.sem <- struct{}{}
+	}
+}
+
+func (e *engine) release() {
+	if e.sem != nil {
+		<-e.sem
+	}
+}
+
+// hash feeds b, the content at w.pos, to the piece hashes.
+func (w *worker) hash(b []byte) {
+	l := w.e.l
+	for len(b) > 0 {
+		k := min(int64(len(b)), w.pEnd-w.pos)
+		w.h.Write(b[:k])
+		b = b[k:]
+		w.pos += k
+		if w.pos == w.pEnd {
+			w.finish(w.p)
+			w.p++
+			w.pEnd = min(w.pEnd+l.pieceLen, l.total)
+			w.h.Reset()
 		}
-		pos += n
-		e.addDone(n)
 	}
 }
 
@@ -327,57 +454,85 @@ func (w *worker) finish(p int) {
 	}
 }
 
-// fill reads content range [pos, pos+len(b)) into b. When hashing, a failure
-// stops the run and fill returns false. When verifying, unreadable parts are
-// zeroed, the pieces overlapping them (all within first..last) are marked
-// missing, and fill returns false.
-func (w *worker) fill(b []byte, pos int64, first, last int) bool {
-	e, l := w.e, w.e.l
-	ok := true
-	l.forSpans(pos, pos+int64(len(b)), func(i int, fileOff, off, n int64) bool {
-		dst := b[off-pos : off-pos+n]
-		if l.files[i].Pad {
-			clear(dst)
-			return true
-		}
-		err := w.readFile(i, dst, fileOff)
-		if err == nil {
-			return true
-		}
-		ok = false
-		if !e.verify {
-			e.fail(err)
-			return false
-		}
-		clear(dst)
-		e.fileError(i, err)
-		a, z := l.pieceRange(off, off+n)
-		for q := max(a, first); q <= min(z, last); q++ {
-			e.states[q] = PieceMissing
-		}
-		return true
-	})
-	return ok
+// direct reports whether the next read, of up to n bytes of file i at
+// fileOff, should bypass the page cache: the file is long enough, on a
+// filesystem that supports it, and the bytes are not all cached already.
+func (w *worker) direct(i int, fileOff, n int64) bool {
+	e := w.e
+	if !e.direct || e.l.files[i].Pad || e.l.files[i].Length < directMin {
+		return false
+	}
+	f, err := w.open(i)
+	if err != nil || !f.canDirect() {
+		return false
+	}
+	return forceDirect || !f.cached(fileOff, min(n, int64(w.rchunk)))
 }
 
-func (w *worker) readFile(i int, dst []byte, fileOff int64) error {
+// read reads the start of the n bytes of file i at fileOff, the content at
+// w.pos, and returns them (at least one byte, in w.buf). When hashing, a
+// failure stops the run and read returns false. When verifying, an
+// unreadable part reads as zeros, the pieces overlapping it (all within
+// first..last) are marked missing, and read returns false.
+func (w *worker) read(i int, fileOff, n int64, direct bool, first, last int) ([]byte, bool) {
+	e, l := w.e, w.e.l
+	if l.files[i].Pad {
+		b := w.buf[:min(n, int64(len(w.buf)))]
+		clear(b)
+		return b, true
+	}
+	b, err := w.readFile(i, fileOff, n, direct)
+	if err == nil {
+		return b, true
+	}
+	if !e.verify {
+		e.fail(err)
+		return nil, false
+	}
+	b = w.buf[:min(n, int64(w.rchunk))]
+	clear(b)
+	e.fileError(i, err)
+	a, z := l.pieceRange(w.pos, w.pos+int64(len(b)))
+	for q := max(a, first); q <= min(z, last); q++ {
+		e.states[q] = PieceMissing
+	}
+	return b, false
+}
+
+func (w *worker) readFile(i int, fileOff, n int64, direct bool) ([]byte, error) {
 	e := w.e
 	f, err := w.open(i)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	n, err := f.readAt(dst, fileOff)
-	e.read.Add(int64(n))
-	if n == len(dst) {
-		if testHookRead != nil {
-			testHookRead(i, fileOff, n)
+	var b []byte
+	want := min(n, int64(w.rchunk))
+	if direct {
+		want = min(n, int64(len(w.buf))-fileOff%dioAlign)
+		b, err = f.readDirect(w.buf, fileOff, n)
+		if err == errNoDirect {
+			direct, want = false, min(n, int64(w.rchunk))
 		}
-		return nil
+	}
+	if !direct {
+		var k int
+		k, err = f.readAt(w.buf[:want], fileOff)
+		b = w.buf[:k]
+	}
+	e.read.Add(int64(len(b)))
+	if err == nil {
+		if testHookRead != nil {
+			testHookRead(i, fileOff, len(b))
+		}
+		if direct && testHookDirect != nil {
+			testHookDirect(i, fileOff, len(b))
+		}
+		return b, nil
 	}
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w: shorter than %d bytes", e.l.files[i].Path, ErrFileChanged, fileOff+int64(len(dst)))
+		return nil, fmt.Errorf("%s: %w: shorter than %d bytes", e.l.files[i].Path, ErrFileChanged, fileOff+want)
 	}
-	return err
+	return nil, err
 }
 
 // open returns file i, keeping at most one file open per worker.
@@ -460,7 +615,7 @@ func (e *engine) fileError(i int, err error) {
 // in schedule order, staying a bounded distance ahead of them.
 func (e *engine) prefetch(quit <-chan struct{}) {
 	l := e.l
-	limit := prefetchAhead + int64(e.workers*e.per)*l.pieceLen
+	limit := prefetchAhead + int64(e.readers*e.per)*l.pieceLen
 	var pf prefetchFile
 	defer pf.close()
 	issued := e.skipped // in the units of e.done
@@ -493,7 +648,7 @@ func (e *engine) prefetch(quit <-chan struct{}) {
 			}
 			n := min(prefetchStep, end-pos)
 			l.forSpans(pos, pos+n, func(i int, fileOff, _, n int64) bool {
-				if l.files[i].Pad {
+				if l.files[i].Pad || (e.direct && l.files[i].Length >= directMin) {
 					return true
 				}
 				if l.files[i].Length >= prefetchWholeMax {

@@ -3,6 +3,7 @@
 package piecehash
 
 import (
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -32,6 +33,16 @@ func (f *rfile) readAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 
+var errNoDirect = errors.New("piecehash: direct I/O not supported")
+
+func directAvailable() bool { return false }
+
+func (f *rfile) canDirect() bool { return false }
+
+func (f *rfile) cached(int64, int64) bool { return true }
+
+func (f *rfile) readDirect([]byte, int64, int64) ([]byte, error) { return nil, errNoDirect }
+
 func (f *rfile) stat() (int64, time.Time, error) {
 	st, err := f.f.Stat()
 	if err != nil {
@@ -45,3 +56,9 @@ func (f *rfile) close() { f.f.Close() }
 func (f *rfile) adviseSequential() {}
 
 func (f *rfile) adviseWillNeed(int64, int64) {}
+
+type directBuf struct{ b []byte }
+
+func allocDirect(int) *directBuf { return nil }
+
+func (d *directBuf) free() {}

@@ -77,8 +77,11 @@ func peakRSSKiB(t *testing.T) int64 {
 // PIECEHASH_SPEED_COLD=1 the page cache is dropped before each run (root
 // only). PIECEHASH_SPEED_PIECE sets the piece length (default 1 MiB),
 // PIECEHASH_SPEED_RUNS the runs per setting (default 3) and
-// PIECEHASH_SPEED_PREFETCH=on|off restricts the prefetch settings tried and
-// PIECEHASH_SPEED_WORKERS sets Options.Workers.
+// PIECEHASH_SPEED_PREFETCH=on|off restricts the prefetch settings tried,
+// PIECEHASH_SPEED_WORKERS sets Options.Workers, PIECEHASH_SPEED_DIRECT=off
+// turns direct reads off and PIECEHASH_SPEED_DIRECTMIN (KiB),
+// PIECEHASH_SPEED_DIRECTBUF (KiB) and PIECEHASH_SPEED_EXTRA set directMin,
+// directMaxBuf and directExtra.
 func TestThroughput(t *testing.T) {
 	paths := os.Getenv("PIECEHASH_SPEED_PATHS")
 	if paths == "" {
@@ -136,6 +139,22 @@ func TestThroughput(t *testing.T) {
 		prefetchWholeMax = n << 20
 	}
 	workers, _ := strconv.Atoi(os.Getenv("PIECEHASH_SPEED_WORKERS"))
+	ou, om, ob, oe := useDirect, directMin, directMaxBuf, directExtra
+	t.Cleanup(func() { useDirect, directMin, directMaxBuf, directExtra = ou, om, ob, oe })
+	if os.Getenv("PIECEHASH_SPEED_DIRECT") == "off" {
+		useDirect = false
+	}
+	if v := os.Getenv("PIECEHASH_SPEED_DIRECTMIN"); v != "" {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		directMin = n << 10
+	}
+	if v := os.Getenv("PIECEHASH_SPEED_DIRECTBUF"); v != "" {
+		n, _ := strconv.Atoi(v)
+		directMaxBuf = n << 10
+	}
+	if v := os.Getenv("PIECEHASH_SPEED_EXTRA"); v != "" {
+		directExtra, _ = strconv.Atoi(v)
+	}
 	for _, prefetch := range modes {
 		usePrefetch = prefetch
 		for range runs {

@@ -1,0 +1,117 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64)
+
+package piecehash
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// countDirect counts the direct reads made until the test ends.
+func countDirect(t *testing.T) *atomic.Int64 {
+	var n atomic.Int64
+	old := testHookDirect
+	testHookDirect = func(int, int64, int) { n.Add(1) }
+	t.Cleanup(func() { testHookDirect = old })
+	return &n
+}
+
+// withDirect makes every read of a non-pad file direct, with small buffers
+// so that reads start and end at every kind of offset.
+func withDirect(t *testing.T, bufLen int) {
+	of, om, ob := forceDirect, directMin, directMaxBuf
+	forceDirect, directMin, directMaxBuf = true, 0, bufLen
+	t.Cleanup(func() { forceDirect, directMin, directMaxBuf = of, om, ob })
+}
+
+// requireDirect skips the test where direct reads cannot happen in dir.
+func requireDirect(t *testing.T, dir string) {
+	t.Helper()
+	withDirect(t, 8192)
+	n := countDirect(t)
+	files, content := makeFiles(t, dir, []spec{{n: 10000}})
+	got, err := Hash(context.Background(), files, 4096, Options{Workers: 1})
+	if err != nil || !bytes.Equal(got, refHash(content, 4096)) {
+		t.Fatalf("probe: %v", err)
+	}
+	if n.Load() == 0 {
+		t.Skip("no direct reads here (needs Linux 6.5, huge pages and ext4, XFS or btrfs under TMPDIR)")
+	}
+}
+
+// TestDirect runs the content, damage and change tests with every read
+// direct.
+func TestDirect(t *testing.T) {
+	requireDirect(t, t.TempDir())
+	for _, bufLen := range []int{3 * 4096, 8192, 1 << 20} {
+		withDirect(t, bufLen)
+		if bufLen == 3*4096 {
+			t.Run("HashMatchesReference", TestHashMatchesReference)
+		}
+		t.Run("HashLiteral", TestHashLiteral)
+		t.Run("HashFileChanges", TestHashFileChanges)
+		t.Run("PrefetchSettings", TestPrefetchSettings)
+		t.Run("VerifyDamage", TestVerifyDamage)
+		t.Run("VerifyTinyFiles", TestVerifyTinyFiles)
+	}
+}
+
+// TestDirectOnlyWhenNotCached checks that a file is read directly only
+// where its pages are not in the page cache.
+func TestDirectOnlyWhenNotCached(t *testing.T) {
+	dir := t.TempDir()
+	requireDirect(t, dir)
+	forceDirect = false
+	files, content := makeFiles(t, dir, []spec{{n: 3<<20 + 5}, {n: 1000}, {n: 2 << 20}})
+	want := refHash(content, 1<<18)
+	n := countDirect(t)
+	hash := func() {
+		t.Helper()
+		got, err := Hash(context.Background(), files, 1<<18, Options{Workers: 2})
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("hash: %v, equal %v", err, bytes.Equal(got, want))
+		}
+	}
+	hash()
+	if n.Load() != 0 {
+		t.Fatalf("%d direct reads of files just written", n.Load())
+	}
+	for _, f := range files {
+		dropCache(t, f.Path)
+	}
+	hash()
+	if n.Load() == 0 {
+		t.Fatal("no direct reads after dropping the files from the page cache")
+	}
+	for _, f := range files {
+		if _, err := os.ReadFile(f.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.Store(0)
+	hash()
+	if n.Load() != 0 {
+		t.Fatalf("%d direct reads of cached files", n.Load())
+	}
+}
+
+// dropCache evicts the pages of a file from the page cache.
+func dropCache(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	const fadvDontNeed = 4
+	if _, _, errno := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); errno != 0 {
+		t.Fatal(errno)
+	}
+}
