@@ -234,7 +234,9 @@ func (s *Socket) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 			return nil, c.err()
 		case <-ctx.Done():
 			t.Stop()
+			c.mu.Lock()
 			c.fail(errors.New("utp: connect timed out"))
+			c.mu.Unlock()
 			s.remove(c)
 			return nil, &net.OpError{Op: "dial", Net: "utp", Addr: net.UDPAddrFromAddrPort(addr), Err: ctx.Err()}
 		case <-t.C:

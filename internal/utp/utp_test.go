@@ -173,3 +173,26 @@ func TestPacketRoundTrip(t *testing.T) {
 		t.Error("seqLess wraps wrong")
 	}
 }
+
+// TestDialTimeout: a dial to a port where nobody speaks uTP ends at its
+// context's deadline, and the connection is forgotten.
+func TestDialTimeout(t *testing.T) {
+	a := newEndpoint(t, Config{}, nil)
+	silent, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.s.Dial(ctx, silent.LocalAddr().(*net.UDPAddr).AddrPort()); err == nil {
+		t.Fatal("dial to a silent port succeeded")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for a.s.NumConns() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := a.s.NumConns(); n != 0 {
+		t.Fatalf("%d connections left after a failed dial", n)
+	}
+}
