@@ -196,3 +196,18 @@ func TestDialTimeout(t *testing.T) {
 		t.Fatalf("%d connections left after a failed dial", n)
 	}
 }
+
+// TestTransferIPv6 runs the loopback transfer over [::1].
+func TestTransferIPv6(t *testing.T) {
+	mk := func() endpoint {
+		mux, err := transport.ListenUDP("[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		s := NewSocket(mux, net.UDPAddrFromAddrPort(mux.LocalAddr()), Config{})
+		mux.Handle(s)
+		t.Cleanup(func() { s.Close(); mux.Close() })
+		return endpoint{mux, s}
+	}
+	transfer(t, mk(), mk(), 4<<20)
+}
