@@ -37,7 +37,7 @@ func dhtFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dht-bootstrap", Usage: "join the DHT through the node at `HOST:PORT`; repeatable (default: the public routers)"},
 		&cli.StringFlag{Name: "dht-state", Usage: "keep the DHT routing table in `FILE` between runs (default: tt/dht.dat in the user cache directory)"},
 		&cli.BoolFlag{Name: "no-lsd", Usage: "do not announce on or listen to the local network (BEP 14)"},
-		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peers with peers (BEP 11)"},
+		&cli.BoolFlag{Name: "no-pex", Usage: "no peer exchange (BEP 11; private torrents never use it)"},
 	}
 }
 
