@@ -250,22 +250,6 @@ func (s *Server) resolveBootstrap(ctx context.Context) []netip.AddrPort {
 	return addrs
 }
 
-// AddNodes asks each address for its id (a ping); those that answer join
-// the routing table. It returns when all have answered or timed out.
-func (s *Server) AddNodes(ctx context.Context, addrs []netip.AddrPort) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for _, a := range addrs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s.query(ctx, a, "ping", args{})
-		}()
-	}
-	wg.Wait()
-}
-
 // Run maintains the node until ctx ends: it rotates token secrets every
 // 5 minutes, expires announced peers and refreshes buckets unchanged for
 // 15 minutes.

@@ -14,11 +14,7 @@ import (
 func TestOpentrackerInterop(t *testing.T) {
 	ihHTTP, ihUDP, ihOther := hash("tt interop over http"), hash("tt interop over udp!"), hash("not on the whitelist")
 	httpURL, udpURL := interop.StartOpentracker(t, ihHTTP, ihUDP)
-	udp, err := ListenUDP(UDPConfig{BaseTimeout: 250 * time.Millisecond, MaxRetries: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
+	udp := listenUDP(t, UDPConfig{BaseTimeout: 250 * time.Millisecond, MaxRetries: 5})
 	client := &Client{UDP: udp}
 
 	for _, tc := range []struct {

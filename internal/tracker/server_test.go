@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tt/internal/transport"
 )
 
 func hasIPv6(t *testing.T) {
@@ -48,11 +50,20 @@ func fastUDPClient(t *testing.T, cfg UDPConfig) *UDPClient {
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 4
 	}
-	c, err := ListenUDP(cfg)
+	return listenUDP(t, cfg)
+}
+
+// listenUDP returns a client on a socket of its own (both IP families; the
+// tests send to loopback trackers only).
+func listenUDP(t testing.TB, cfg UDPConfig) *UDPClient {
+	t.Helper()
+	mux, err := transport.ListenUDP(":0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	c := NewUDPClient(mux, cfg)
+	mux.Handle(c)
+	t.Cleanup(func() { c.Close(); mux.Close() })
 	return c
 }
 

@@ -59,8 +59,8 @@ func (c UDPConfig) withDefaults() UDPConfig {
 
 // UDPClient talks to UDP trackers (BEP 15). It writes through a PacketWriter
 // and learns of answers through HandlePacket, so one UDP socket can serve
-// the tracker client, uTP and the DHT; ListenUDP gives it a socket of its
-// own instead. It is safe for concurrent use.
+// the tracker client, uTP and the DHT (transport.UDPMux). It is safe for
+// concurrent use.
 type UDPClient struct {
 	w   PacketWriter
 	cfg UDPConfig
@@ -71,8 +71,6 @@ type UDPClient struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	own       *net.UDPConn  // set by ListenUDP
-	readDone  chan struct{} // closed when own's reader stops
 }
 
 type pendingTx struct {
@@ -97,61 +95,10 @@ func NewUDPClient(w PacketWriter, cfg UDPConfig) *UDPClient {
 	}
 }
 
-// ListenUDP returns a client over a UDP socket of its own on an ephemeral
-// port of every local address; Close closes the socket.
-func ListenUDP(cfg UDPConfig) (*UDPClient, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{})
-	if err != nil {
-		return nil, fmt.Errorf("tracker: %w", err)
-	}
-	c := NewUDPClient(conn, cfg)
-	c.own = conn
-	c.readDone = make(chan struct{})
-	go c.readLoop()
-	return c, nil
-}
-
-// LocalAddr returns the address of the client's own socket (nil for a
-// client made by NewUDPClient).
-func (c *UDPClient) LocalAddr() net.Addr {
-	if c.own == nil {
-		return nil
-	}
-	return c.own.LocalAddr()
-}
-
-func (c *UDPClient) readLoop() {
-	defer close(c.readDone)
-	buf := make([]byte, maxDatagram)
-	for {
-		n, from, err := c.own.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			select {
-			case <-c.closed:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		c.HandlePacket(from, buf[:n])
-	}
-}
-
-// Close fails the requests in flight with ErrClosed and, for a client made
-// by ListenUDP, closes its socket.
+// Close fails the requests in flight with ErrClosed.
 func (c *UDPClient) Close() error {
-	var err error
-	c.closeOnce.Do(func() {
-		close(c.closed)
-		if c.own != nil {
-			err = c.own.Close()
-			<-c.readDone
-		}
-	})
-	return err
+	c.closeOnce.Do(func() { close(c.closed) })
+	return nil
 }
 
 // HandlePacket offers the client a datagram read from the shared socket and

@@ -49,9 +49,8 @@ type outPacket struct {
 type Conn struct {
 	s      *Socket
 	remote netip.AddrPort
-	recvID uint16  // in the peer's packets to us
-	sendID uint16  // in our packets to the peer
-	synID  *uint16 // an incoming connection's SYN id
+	recvID uint16 // in the peer's packets to us
+	sendID uint16 // in our packets to the peer
 	// synStateSeq is the sequence number of our answer to an incoming SYN.
 	synStateSeq uint16
 	mss         int

@@ -89,9 +89,6 @@ type Socket struct {
 	Received, Malformed, Unknown, ResetsSent atomic.Uint64
 }
 
-// ErrClosed is returned by a closed socket's Accept and Dial.
-var ErrClosed = net.ErrClosed
-
 // NewSocket returns a socket that sends through w; local is its address.
 func NewSocket(w PacketWriter, local net.Addr, cfg Config) *Socket {
 	return &Socket{w: w, local: local, cfg: cfg.withDefaults(), conns: make(map[connKey]*Conn),
@@ -146,15 +143,13 @@ func (s *Socket) incoming(from netip.AddrPort, h *header) *Conn {
 		return nil
 	}
 	c := newConn(s, from, h.connID+1, h.connID)
-	synID := h.connID
-	c.synID = &synID
 	c.state = stateSynRecv
 	c.seq = uint16(rand.Uint32())
 	c.ackNr = h.seq
 	c.peerWnd = h.wnd
 	c.noteRecv(h)
 	s.conns[key] = c
-	s.syns[connKey{from, synID}] = c
+	s.syns[connKey{from, h.connID}] = c
 	c.synStateSeq = c.seq
 	c.sendState() // its sequence number is that of our first data packet
 	s.accept <- c // room was checked above, and only Accept takes from it
@@ -189,8 +184,9 @@ func (s *Socket) remove(c *Conn) {
 	if s.conns[connKey{c.remote, c.recvID}] == c {
 		delete(s.conns, connKey{c.remote, c.recvID})
 	}
-	if c.synID != nil {
-		delete(s.syns, connKey{c.remote, *c.synID})
+	// An incoming connection is also known by its SYN's id: its send id.
+	if s.syns[connKey{c.remote, c.sendID}] == c {
+		delete(s.syns, connKey{c.remote, c.sendID})
 	}
 }
 
@@ -199,7 +195,7 @@ func (s *Socket) Dial(ctx context.Context, addr netip.AddrPort) (*Conn, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, ErrClosed
+		return nil, net.ErrClosed
 	}
 	var id uint16
 	for {
@@ -251,7 +247,7 @@ func (s *Socket) Accept() (net.Conn, error) {
 	case c := <-s.accept:
 		return c, nil
 	case <-s.done:
-		return nil, ErrClosed
+		return nil, net.ErrClosed
 	}
 }
 
