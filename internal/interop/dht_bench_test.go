@@ -21,17 +21,7 @@ func BenchmarkDHTMagnet(b *testing.B) {
 	NeedLibtorrent(b)
 	dir := b.TempDir()
 	tt := BuildTT(b, dir)
-	content := filepath.Join(dir, "seed", "payload.bin")
-	os.MkdirAll(filepath.Dir(content), 0o755)
-	data := make([]byte, 64<<20)
-	for i := range data {
-		data[i] = byte(i*13 + i>>12)
-	}
-	if err := os.WriteFile(content, data, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	torrent := filepath.Join(dir, "payload.torrent")
-	run(b, tt, "create", "-q", "-l", "256KiB", "-o", torrent, content)
+	content, torrent := payloadTorrent(b, tt, dir, 64<<20, "256KiB")
 	var info struct{ Infohash string }
 	json.Unmarshal([]byte(run(b, tt, "inspect", "--json", "--no-files", torrent)), &info)
 	magnet := "magnet:?xt=urn:btih:" + info.Infohash
@@ -100,4 +90,22 @@ func seconds(t testing.TB, s string) time.Duration {
 		t.Fatalf("seconds %q: %v", s, err)
 	}
 	return time.Duration(f * float64(time.Second))
+}
+
+// payloadTorrent writes a file of size bytes under dir/seed and a torrent
+// of it with the given piece length; it returns both paths.
+func payloadTorrent(t testing.TB, tt, dir string, size int, pieceLen string) (content, torrent string) {
+	t.Helper()
+	content = filepath.Join(dir, "seed", "payload.bin")
+	os.MkdirAll(filepath.Dir(content), 0o755)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*13 + i>>12)
+	}
+	if err := os.WriteFile(content, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	torrent = filepath.Join(dir, "payload.torrent")
+	run(t, tt, "create", "-q", "-l", pieceLen, "-o", torrent, content)
+	return content, torrent
 }

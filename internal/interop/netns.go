@@ -28,29 +28,11 @@ func (n Netns) Cmd(name string, args ...string) []string {
 // It needs root and iproute2.
 func NewNetnsPair(t *testing.T) (Netns, Netns) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		missing(t, "network namespaces need root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing(t, "ip (iproute2) not installed")
-	}
-	seq := netnsSeq.Add(1)
-	id := (os.Getpid() + int(seq)) % 250
-	tag := fmt.Sprintf("%d-%d", os.Getpid()%100000, seq)
-	a := Netns{Name: "tt-a-" + tag, IP: fmt.Sprintf("10.231.%d.1", id)}
-	b := Netns{Name: "tt-b-" + tag, IP: fmt.Sprintf("10.231.%d.2", id)}
+	id, tag, ip := netnsSetup(t)
 	va, vb := "tta"+tag, "ttb"+tag // at most 15 bytes
-	a.Dev, b.Dev = va, vb
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", args, err, out)
-		}
-	}
-	ip("netns", "add", a.Name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", a.Name).Run() })
-	ip("netns", "add", b.Name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", b.Name).Run() })
+	a := Netns{Name: "tt-a-" + tag, IP: fmt.Sprintf("10.231.%d.1", id), Dev: va}
+	b := Netns{Name: "tt-b-" + tag, IP: fmt.Sprintf("10.231.%d.2", id), Dev: vb}
+	addNetns(t, ip, a, b)
 	ip("link", "add", va, "type", "veth", "peer", "name", vb)
 	ip("link", "set", va, "netns", a.Name)
 	ip("link", "set", vb, "netns", b.Name)
@@ -70,29 +52,12 @@ func NewNetnsPair(t *testing.T) (Netns, Netns) {
 // when the test ends. It needs root and iproute2.
 func NewRoutedNetns(t *testing.T) (a, r, b Netns) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		missing(t, "network namespaces need root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing(t, "ip (iproute2) not installed")
-	}
-	seq := netnsSeq.Add(1)
-	id := (os.Getpid() + int(seq)) % 250
-	tag := fmt.Sprintf("%d-%d", os.Getpid()%100000, seq)
+	id, tag, ip := netnsSetup(t)
 	a = Netns{Name: "tt-ra-" + tag, IP: fmt.Sprintf("10.233.%d.1", id), Dev: "tta" + tag}
 	b = Netns{Name: "tt-rb-" + tag, IP: fmt.Sprintf("10.234.%d.2", id), Dev: "ttb" + tag}
 	r = Netns{Name: "tt-rr-" + tag, IP: fmt.Sprintf("10.233.%d.254", id), Dev: "ttrb" + tag}
 	ra := "ttra" + tag
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", args, err, out)
-		}
-	}
-	for _, n := range []Netns{a, r, b} {
-		ip("netns", "add", n.Name)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Name).Run() })
-	}
+	addNetns(t, ip, a, r, b)
 	ip("link", "add", a.Dev, "type", "veth", "peer", "name", ra)
 	ip("link", "add", r.Dev, "type", "veth", "peer", "name", b.Dev)
 	ip("link", "set", a.Dev, "netns", a.Name)
@@ -113,4 +78,35 @@ func NewRoutedNetns(t *testing.T) (a, r, b Netns) {
 		t.Fatalf("forwarding in %s: %v\n%s", r.Name, err, out)
 	}
 	return a, r, b
+}
+
+// netnsSetup checks that namespaces can be made and returns a number and a
+// tag unique to this call (for addresses and names) and a runner of ip
+// commands that fails the test on error.
+func netnsSetup(t *testing.T) (id int, tag string, ip func(args ...string)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		missing(t, "network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		missing(t, "ip (iproute2) not installed")
+	}
+	seq := netnsSeq.Add(1)
+	id = (os.Getpid() + int(seq)) % 250
+	tag = fmt.Sprintf("%d-%d", os.Getpid()%100000, seq)
+	ip = func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	return id, tag, ip
+}
+
+// addNetns makes the namespaces and deletes them when the test ends.
+func addNetns(t *testing.T, ip func(args ...string), ns ...Netns) {
+	for _, n := range ns {
+		ip("netns", "add", n.Name)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Name).Run() })
+	}
 }
