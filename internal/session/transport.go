@@ -33,9 +33,15 @@ func ParseTransport(s string) (Transport, error) {
 	return 0, fmt.Errorf("transport %q: want tcp, utp or both", s)
 }
 
-// utpGrace is how long, once TCP has connected, a uTP attempt to the same
-// peer may still win: uTP yields to other traffic, so it is preferred.
-const utpGrace = 300 * time.Millisecond
+// Once TCP has connected (or been refused), a uTP attempt to the same peer
+// may still win for three times as long as TCP took (a uTP answer takes
+// about as long as a TCP handshake), at least minGrace and at most
+// maxGrace: uTP yields to other traffic, so it is preferred, but a peer
+// without uTP must not cost much more than its TCP connect.
+const (
+	minGrace = 10 * time.Millisecond
+	maxGrace = 300 * time.Millisecond
+)
 
 // dialer opens raw peer connections over the configured transports.
 type dialer struct {
@@ -58,7 +64,7 @@ func (d dialer) transports(noUTP bool) (useUTP, useTCP bool) {
 
 // dial connects to addr and returns the connection and its transport
 // ("tcp" or "utp"). With both, the two race and uTP wins unless TCP
-// connected more than utpGrace before it.
+// connected longer than the grace above before it.
 func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.Conn, string, error) {
 	useUTP, useTCP := d.transports(noUTP)
 	switch {
@@ -77,6 +83,7 @@ func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.
 		tr  string
 		err error
 	}
+	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	results := make(chan result, 2)
 	go func() {
@@ -109,21 +116,27 @@ func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.
 		select {
 		case r := <-results:
 			pending--
-			switch {
-			case r.err != nil:
+			if r.err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", r.tr, r.err))
-			case r.tr == "utp":
+			}
+			switch {
+			case r.tr == "utp" && r.err == nil:
 				if tcp != nil {
 					tcp.Close()
 				}
 				finish(pending)
 				return r.c, "utp", nil
-			default:
+			case r.tr == "tcp":
+				// TCP has its answer, a connection or a refusal from the
+				// host: uTP gets the grace period, not its whole timeout.
 				tcp = r.c
-				grace = time.After(utpGrace)
+				grace = time.After(min(max(3*time.Since(start), minGrace), maxGrace))
 			}
 		case <-grace:
 			finish(pending)
+			if tcp == nil {
+				return nil, "", errors.Join(append(errs, errors.New("utp: no answer"))...)
+			}
 			return tcp, "tcp", nil
 		}
 	}
