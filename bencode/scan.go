@@ -95,14 +95,17 @@ func parse(data []byte, opt Options, withIndex bool) (Value, []*Error, error) {
 	if withIndex {
 		s.ix = &index{}
 	}
-	end, err := s.value(0, 0)
+	end, err := s.run()
+	if err != nil || len(s.warnings) > 0 {
+		// Errors and warnings name the key path of where they are, which
+		// costs a third of the scan to keep track of: it is tracked only on
+		// a second pass, which finds the same.
+		again := scanner{data: data, opt: opt, track: true}
+		end, err = again.run()
+		s.warnings = again.warnings
+	}
 	if err != nil {
 		return Value{}, s.warnings, err
-	}
-	if end != len(data) {
-		if err := s.soft(end, ErrTrailing); err != nil {
-			return Value{}, s.warnings, err
-		}
 	}
 	_, aux, _ := span(data, s.ix, 0, 0)
 	return Value{data: data[:end:end], off: 0, end: end, ix: s.ix, aux: aux}, s.warnings, nil
@@ -122,9 +125,19 @@ type pathElem struct {
 type scanner struct {
 	data     []byte
 	opt      Options
-	path     []pathElem
+	track    bool       // keep path, for errors and warnings to name
+	path     []pathElem // where the scan is, when tracked
 	warnings []*Error
 	ix       *index // nil when not recording
+}
+
+// run scans the one value data must hold and returns where it ends.
+func (s *scanner) run() (int, error) {
+	end, err := s.value(0, 0)
+	if err == nil && end != len(s.data) {
+		err = s.soft(end, ErrTrailing)
+	}
+	return end, err
 }
 
 // open reserves the index slot of a container that starts being scanned.
@@ -185,6 +198,14 @@ func (s *scanner) value(off, depth int) (int, error) {
 				s.close(slot, off+1)
 				return off + 1, nil
 			}
+			if !s.track {
+				end, err := s.value(off, depth+1)
+				if err != nil {
+					return end, err
+				}
+				off = end
+				continue
+			}
 			s.path = append(s.path, pathElem{index: i})
 			end, err := s.value(off, depth+1)
 			s.path = s.path[:len(s.path)-1]
@@ -239,9 +260,13 @@ func (s *scanner) dict(off, depth int) (int, error) {
 			}
 		}
 		first, prev = false, key
-		s.path = append(s.path, pathElem{key: key, index: -1})
-		end, err = s.value(end, depth+1)
-		s.path = s.path[:len(s.path)-1]
+		if s.track {
+			s.path = append(s.path, pathElem{key: key, index: -1})
+			end, err = s.value(end, depth+1)
+			s.path = s.path[:len(s.path)-1]
+		} else {
+			end, err = s.value(end, depth+1)
+		}
 		if err != nil {
 			return end, err
 		}
@@ -288,32 +313,34 @@ func (s *scanner) integer(off int) (int, error) {
 
 // str checks <len>:<bytes> at off and returns the bytes.
 func (s *scanner) str(off int) ([]byte, int, error) {
-	i := off
-	n := 0
-	for i < len(s.data) && s.data[i] >= '0' && s.data[i] <= '9' {
+	data := s.data // a local: the loop need not reload it
+	i, n := off, 0
+	for ; i < len(data); i++ {
+		d := data[i] - '0'
+		if d > 9 {
+			break
+		}
 		// The length can never exceed the input size, so stop as soon as it does.
-		n = n*10 + int(s.data[i]-'0')
-		if n > len(s.data) {
+		if n = n*10 + int(d); n > len(data) {
 			return nil, i, s.fail(off, ErrStringLength)
 		}
-		i++
 	}
-	if i >= len(s.data) {
+	if i >= len(data) {
 		return nil, i, s.fail(i, ErrTruncated)
 	}
-	if s.data[i] != ':' {
-		return nil, i, s.fail(i, fmt.Errorf("%w %s in string length", ErrInvalidByte, quoteByte(s.data[i])))
+	if data[i] != ':' {
+		return nil, i, s.fail(i, fmt.Errorf("%w %s in string length", ErrInvalidByte, quoteByte(data[i])))
 	}
-	if i-off > 1 && s.data[off] == '0' {
+	if i-off > 1 && data[off] == '0' {
 		if err := s.soft(off, ErrLeadingZero); err != nil {
 			return nil, i, err
 		}
 	}
 	i++
-	if n > len(s.data)-i {
+	if n > len(data)-i {
 		return nil, i, s.fail(off, ErrStringLength)
 	}
-	return s.data[i : i+n], i + n, nil
+	return data[i : i+n : i+n], i + n, nil
 }
 
 // parseInt parses an optionally negative decimal without allocation.

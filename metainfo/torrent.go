@@ -13,7 +13,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -518,129 +520,216 @@ func (p *parser) pieces(d dict) error {
 	return nil
 }
 
+// filesPerPart is how many entries of info.files make it worth parsing the
+// list in parts on several processors.
+const filesPerPart = 8192
+
 func (p *parser) files(v bencode.Value) error {
 	in := &p.t.Info
 	in.MultiFile = true
 	if v.Kind() != bencode.List {
 		return p.errf("info.files", v, ErrInvalidField, "files is a %s, not a list", v.Kind())
 	}
-	in.Files = make([]File, 0, v.Len())
-	var paths strArena
-	list := v.Cursor()
-	for i := 0; list.More(); i++ {
-		// Field names are built only when something is wrong.
-		field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", i, sub) }
-		fileOff := list.Offset()
-		if k := list.Kind(); k != bencode.Dict {
-			return p.errAt(field(""), fileOff, ErrInvalidField, "file entry is a %s, not a dictionary", k)
+	n := v.Len()
+	parts := max(1, min(runtime.GOMAXPROCS(0), n/filesPerPart, 8))
+	in.Files = make([]File, n)
+	p.t.paths = make([]string, n)
+	if parts == 1 {
+		total, err := p.fileRange(v.Cursor(), 0, in.Files, p.t.paths)
+		in.TotalLength = total
+		return err
+	}
+	// The list is cut into parts of equal counts; each is parsed with
+	// offsets from its own start, into its own slice of the file list, and
+	// records findings of its own. The parts are joined in order, so the
+	// result (the first error, the findings) is that of one pass.
+	type part struct {
+		q     parser
+		total int64
+		err   error
+	}
+	ps := make([]part, parts)
+	var wg sync.WaitGroup
+	before := len(p.t.Findings)
+	list, at := v.Cursor(), 0
+	for k := range ps {
+		first, last := k*n/parts, (k+1)*n/parts
+		for ; at < first; at++ {
+			list.Skip() // through the index: a nested value is jumped over
 		}
-		// One pass over the entries, reading the values of the common keys
-		// on the way; the first of repeated keys wins, as in Get.
-		var (
-			lengthAt, attrAt, pathAt element
-			n                        int64
-			attr                     string
-			pu, sv                   bencode.Value // path.utf-8 and symlink path, seldom there
-			badComp                  = -1          // path's first component that is not a string
-			badCompAt                element
-		)
-		entries, _ := list.Enter()
-		for entries.More() {
-			key, _ := entries.Bytes()
-			switch string(key) {
-			case "length":
-				if lengthAt.kind == bencode.Invalid {
-					lengthAt = elementAt(&entries)
-					var ok bool
-					if n, ok = entries.Int(); ok {
-						continue
-					}
-				}
-			case "attr":
-				if attrAt.kind == bencode.Invalid {
-					attrAt = elementAt(&entries)
-					if b, ok := entries.Bytes(); ok {
-						attr = viewBytes(b)
-						continue
-					}
-				}
-			case "path":
-				if pathAt.kind == bencode.Invalid {
-					if pathAt = elementAt(&entries); pathAt.kind == bencode.List {
-						c, _ := entries.Enter()
-						for j := 0; c.More(); j++ {
-							b, ok := c.Bytes()
-							if !ok {
-								if badComp < 0 {
-									badComp, badCompAt = j, elementAt(&c)
-								}
-								c.Skip()
-								continue
-							}
-							paths.add(viewBytes(b))
-						}
-						continue
-					}
-				}
-			case "path.utf-8":
-				if pu.Kind() == bencode.Invalid {
-					pu = entries.Value()
-					continue
-				}
-			case "symlink path":
-				if sv.Kind() == bencode.Invalid {
-					sv = entries.Value()
-					continue
-				}
-			}
-			entries.Skip()
+		r := &ps[k]
+		r.q = parser{lenient: p.lenient, warned: p.warned, t: &Torrent{}}
+		c := list
+		wg.Go(func() { r.total, r.err = r.q.fileRange(c, first, in.Files[first:last], p.t.paths[first:last]) })
+	}
+	wg.Wait()
+	var total int64
+	for k := range ps {
+		r := &ps[k]
+		if r.err != nil {
+			return r.err
 		}
-		if attrAt.kind != bencode.Invalid && attrAt.kind != bencode.String {
-			if err := p.softAt("wrong-type", SevWarning, field(".attr"), attrAt.off, ErrInvalidField, "attr is a %s, not a string", attrAt.kind); err != nil {
-				return err
-			}
-		}
-		if lengthAt.kind != bencode.Invalid {
-			if lengthAt.kind != bencode.Int || n < 0 {
-				return p.errAt(field(".length"), lengthAt.off, ErrInvalidField, "length must be a non-negative integer")
-			}
-		} else if !strings.Contains(attr, "l") {
-			// Only a symlink may leave out its length (it has none).
-			return p.errAt(field(".length"), fileOff, ErrMissingField, "no length")
-		}
-		if pu.Kind() != bencode.Invalid && validUTF8List(pu) {
-			pathAt, badComp = element{pu.Offset(), bencode.List}, -1
-			paths.drop()
-			for _, c := range pu.List() {
-				s, _ := viewStr(c)
-				paths.add(s)
-			}
-		}
-		var path []string
-		switch {
-		case pathAt.kind == bencode.Invalid && strings.Contains(attr, "p"):
-			path = []string{".pad", fmt.Sprint(n)}
-		case pathAt.kind == bencode.Invalid:
-			return p.errAt(field(".path"), fileOff, ErrMissingField, "no path")
-		case pathAt.kind != bencode.List:
-			return p.errAt(field(".path"), pathAt.off, ErrInvalidField, "path is a %s, not a list", pathAt.kind)
-		case badComp >= 0:
-			return p.errAt(fmt.Sprintf("info.files[%d].path[%d]", i, badComp), badCompAt.off, ErrInvalidField, "path component is a %s, not a string", badCompAt.kind)
-		default:
-			path = paths.take()
-		}
-		f := File{Path: path, Length: n, Attr: attr, Pad: strings.Contains(attr, "p")}
-		if strings.Contains(attr, "l") {
-			for _, c := range sv.List() {
-				s, _ := c.Str()
-				f.Symlink = append(f.Symlink, s)
-			}
-		}
-		if err := p.addFile(field, pathAt.off, f); err != nil {
+		if r.total > math.MaxInt64-total {
+			// Only one pass can tell which file overflows it.
+			p.t.Findings = p.t.Findings[:before]
+			total, err := p.fileRange(v.Cursor(), 0, in.Files, p.t.paths)
+			in.TotalLength = total
 			return err
 		}
+		p.t.Findings = append(p.t.Findings, r.q.t.Findings...)
+		if k > 0 {
+			for i := k * n / parts; i < (k+1)*n/parts; i++ {
+				in.Files[i].Offset += total
+			}
+		}
+		total += r.total
 	}
+	in.TotalLength = total
 	return nil
+}
+
+// fileRange parses len(files) entries of info.files from list, the first of
+// them entry first, into files, with offsets from the first one's start, and
+// their "/"-joined paths into keys. It returns their total length.
+func (p *parser) fileRange(list bencode.Cursor, first int, files []File, keys []string) (int64, error) {
+	var (
+		paths strArena
+		total int64
+	)
+	for i := range files {
+		f, off, err := p.fileEntry(&list, first+i, &paths)
+		if err != nil {
+			return 0, err
+		}
+		field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", first+i, sub) }
+		if f.Path, err = p.checkPath(field, off, f.Path); err != nil {
+			return 0, err
+		}
+		if f.Length > math.MaxInt64-total {
+			return 0, p.errAt(field(".length"), off, ErrInvalidField, "total length overflows")
+		}
+		f.Offset = total
+		total += f.Length
+		files[i] = f
+	}
+	joinPathsInto(keys, files)
+	return total, nil
+}
+
+// fileEntry reads entry i of info.files, the next element of list, taking
+// path components from paths. It returns the file and the offset of its
+// path.
+func (p *parser) fileEntry(list *bencode.Cursor, i int, paths *strArena) (File, int, error) {
+	var f0 File
+	// Field names are built only when something is wrong.
+	field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", i, sub) }
+	fileOff := list.Offset()
+	if k := list.Kind(); k != bencode.Dict {
+		return f0, 0, p.errAt(field(""), fileOff, ErrInvalidField, "file entry is a %s, not a dictionary", k)
+	}
+	// One pass over the entries, reading the values of the common keys
+	// on the way; the first of repeated keys wins, as in Get.
+	var (
+		lengthAt, attrAt, pathAt element
+		n                        int64
+		attr                     string
+		pu, sv                   bencode.Value // path.utf-8 and symlink path, seldom there
+		badComp                  = -1          // path's first component that is not a string
+		badCompAt                element
+	)
+	entries, _ := list.Enter()
+	for entries.More() {
+		key, _ := entries.Bytes()
+		switch string(key) {
+		case "length":
+			if lengthAt.kind == bencode.Invalid {
+				lengthAt = elementAt(&entries)
+				var ok bool
+				if n, ok = entries.Int(); ok {
+					continue
+				}
+			}
+		case "attr":
+			if attrAt.kind == bencode.Invalid {
+				attrAt = elementAt(&entries)
+				if b, ok := entries.Bytes(); ok {
+					attr = viewBytes(b)
+					continue
+				}
+			}
+		case "path":
+			if pathAt.kind == bencode.Invalid {
+				if pathAt = elementAt(&entries); pathAt.kind == bencode.List {
+					c, _ := entries.Enter()
+					for j := 0; c.More(); j++ {
+						b, ok := c.Bytes()
+						if !ok {
+							if badComp < 0 {
+								badComp, badCompAt = j, elementAt(&c)
+							}
+							c.Skip()
+							continue
+						}
+						paths.add(viewBytes(b))
+					}
+					continue
+				}
+			}
+		case "path.utf-8":
+			if pu.Kind() == bencode.Invalid {
+				pu = entries.Value()
+				continue
+			}
+		case "symlink path":
+			if sv.Kind() == bencode.Invalid {
+				sv = entries.Value()
+				continue
+			}
+		}
+		entries.Skip()
+	}
+	if attrAt.kind != bencode.Invalid && attrAt.kind != bencode.String {
+		if err := p.softAt("wrong-type", SevWarning, field(".attr"), attrAt.off, ErrInvalidField, "attr is a %s, not a string", attrAt.kind); err != nil {
+			return f0, 0, err
+		}
+	}
+	if lengthAt.kind != bencode.Invalid {
+		if lengthAt.kind != bencode.Int || n < 0 {
+			return f0, 0, p.errAt(field(".length"), lengthAt.off, ErrInvalidField, "length must be a non-negative integer")
+		}
+	} else if !strings.Contains(attr, "l") {
+		// Only a symlink may leave out its length (it has none).
+		return f0, 0, p.errAt(field(".length"), fileOff, ErrMissingField, "no length")
+	}
+	if pu.Kind() != bencode.Invalid && validUTF8List(pu) {
+		pathAt, badComp = element{pu.Offset(), bencode.List}, -1
+		paths.drop()
+		for _, c := range pu.List() {
+			s, _ := viewStr(c)
+			paths.add(s)
+		}
+	}
+	var path []string
+	switch {
+	case pathAt.kind == bencode.Invalid && strings.Contains(attr, "p"):
+		path = []string{".pad", fmt.Sprint(n)}
+	case pathAt.kind == bencode.Invalid:
+		return f0, 0, p.errAt(field(".path"), fileOff, ErrMissingField, "no path")
+	case pathAt.kind != bencode.List:
+		return f0, 0, p.errAt(field(".path"), pathAt.off, ErrInvalidField, "path is a %s, not a list", pathAt.kind)
+	case badComp >= 0:
+		return f0, 0, p.errAt(fmt.Sprintf("info.files[%d].path[%d]", i, badComp), badCompAt.off, ErrInvalidField, "path component is a %s, not a string", badCompAt.kind)
+	default:
+		path = paths.take()
+	}
+	f := File{Path: path, Length: n, Attr: attr, Pad: strings.Contains(attr, "p")}
+	if strings.Contains(attr, "l") {
+		for _, c := range sv.List() {
+			s, _ := c.Str()
+			f.Symlink = append(f.Symlink, s)
+		}
+	}
+	return f, pathAt.off, nil
 }
 
 // element is where a value is and what kind; the zero element is no value.
@@ -718,11 +807,9 @@ func (p *parser) fileTree(tree bencode.Value) error {
 // addFile checks a file's path and appends it to the file list.
 func (p *parser) addFile(field func(string) string, off int, f File) error {
 	in := &p.t.Info
-	if err := CheckPath(f.Path); err != nil {
-		if err := p.softAt("insecure-path", SevError, field(".path"), off, ErrInsecurePath, "path %q: %v", strings.Join(f.Path, "/"), stripPrefix(err)); err != nil {
-			return err
-		}
-		f.Path = sanitizePath(f.Path)
+	var err error
+	if f.Path, err = p.checkPath(field, off, f.Path); err != nil {
+		return err
 	}
 	if f.Length > math.MaxInt64-in.TotalLength {
 		return p.errAt(field(".length"), off, ErrInvalidField, "total length overflows")
@@ -731,6 +818,18 @@ func (p *parser) addFile(field func(string) string, off int, f File) error {
 	in.TotalLength += f.Length
 	in.Files = append(in.Files, f)
 	return nil
+}
+
+// checkPath refuses an insecure path (strict) or returns it sanitized
+// (lenient).
+func (p *parser) checkPath(field func(string) string, off int, path []string) ([]string, error) {
+	if err := CheckPath(path); err != nil {
+		if err := p.softAt("insecure-path", SevError, field(".path"), off, ErrInsecurePath, "path %q: %v", strings.Join(path, "/"), stripPrefix(err)); err != nil {
+			return nil, err
+		}
+		return sanitizePath(path), nil
+	}
+	return path, nil
 }
 
 func validUTF8List(v bencode.Value) bool {
@@ -754,8 +853,11 @@ func stripPrefix(err error) string {
 // the same path twice, or a file where another file needs a directory.
 func (p *parser) uniquePaths(d dict) error {
 	files := p.t.Info.Files
-	keys := joinPaths(files)
-	p.t.paths = keys
+	keys := p.t.paths // joined as the file list was read
+	if len(keys) != len(files) {
+		keys = joinPaths(files)
+		p.t.paths = keys
+	}
 	if !mayClash(files, keys) {
 		return nil
 	}
@@ -798,8 +900,16 @@ func (p *parser) uniquePaths(d dict) error {
 	return nil
 }
 
-// joinPaths returns the "/"-joined path of each file, all sharing one buffer.
+// joinPaths returns the "/"-joined path of each file.
 func joinPaths(files []File) []string {
+	keys := make([]string, len(files))
+	joinPathsInto(keys, files)
+	return keys
+}
+
+// joinPathsInto sets keys[i] to the "/"-joined path of files[i], all
+// sharing one buffer.
+func joinPathsInto(keys []string, files []File) {
 	size := 0
 	for i := range files {
 		for _, c := range files[i].Path {
@@ -807,7 +917,6 @@ func joinPaths(files []File) []string {
 		}
 	}
 	buf := make([]byte, 0, size)
-	keys := make([]string, len(files))
 	for i := range files {
 		start := len(buf)
 		for j, c := range files[i].Path {
@@ -819,7 +928,6 @@ func joinPaths(files []File) []string {
 		// buf never grows past size, so earlier keys stay where they are.
 		keys[i] = unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start)
 	}
-	return keys
 }
 
 // Virtual reports whether a file has no bytes on disk of its own for tt to

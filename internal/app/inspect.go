@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -55,13 +56,25 @@ type InspectResult struct {
 	Nodes        []string           `json:"dht_nodes"`
 	Peers        []string           `json:"peers,omitempty"` // magnet x.pe
 	SelectOnly   []int              `json:"select_only,omitempty"`
-	Files        []InspectFile      `json:"files,omitempty"` // written last, one file per line
-	Findings     []metainfo.Finding `json:"findings"`
+	Files        []InspectFile      `json:"files,omitempty"` // one file per line
+	Findings     []metainfo.Finding `json:"findings"`        // last: lint runs while the files are written
 
 	// torrent, when set, is where the files are read from instead of
 	// Files: a torrent may list 100,000, and a copy only to write them out
 	// costs time.
 	torrent *metainfo.Torrent
+	// linted, when set, delivers Findings: the lint of a large torrent
+	// runs while its files are written out.
+	linted chan []metainfo.Finding
+}
+
+// findings waits for the lint, if it is still running, and returns Findings.
+func (r *InspectResult) findings() []metainfo.Finding {
+	if r.linted != nil {
+		r.Findings, r.linted = <-r.linted, nil
+		fillEmpty(r)
+	}
+	return r.Findings
 }
 
 // files iterates over the files described.
@@ -102,12 +115,17 @@ func Inspect(ctx context.Context, env *Env, o InspectOptions) error {
 		}
 		res = magnetResult(m)
 	} else {
+		if fi, err := os.Stat(env.Path(o.Target)); err == nil && fi.Mode().IsRegular() && o.Target != "-" {
+			// What parsing allocates is about five times the file's size.
+			growHeapHuge(6 * fi.Size())
+		}
 		t, err := loadTorrent(env, o.Target)
 		if err != nil {
 			return err
 		}
-		metainfo.Lint(t)
 		res = torrentResult(t)
+		res.linted = make(chan []metainfo.Finding, 1)
+		go func() { res.linted <- metainfo.Lint(t) }()
 	}
 	if o.JSON {
 		if err := writeInspectJSON(env.Stdout, res); err != nil {
@@ -116,9 +134,9 @@ func Inspect(ctx context.Context, env *Env, o InspectOptions) error {
 	} else {
 		printInspect(env.Stdout, res, o.Files)
 	}
-	if o.Strict && metainfo.HasErrors(res.Findings) {
+	if findings := res.findings(); o.Strict && metainfo.HasErrors(findings) {
 		n := 0
-		for _, f := range res.Findings {
+		for _, f := range findings {
 			if f.Severity == metainfo.SevError {
 				n++
 			}
@@ -135,7 +153,7 @@ func torrentResult(t *metainfo.Torrent) *InspectResult {
 		Magnet: t.Magnet().String(), Private: in.Private, Source: in.Source, Comment: t.Comment,
 		CreatedBy: t.CreatedBy, PieceLength: in.PieceLength, PieceCount: t.NumPieces(),
 		TotalSize: in.TotalLength, MultiFile: in.MultiFile, V2Only: t.V2Only(),
-		Trackers: t.Trackers(), WebSeeds: t.URLList, Nodes: t.Nodes, Findings: t.Findings,
+		Trackers: t.Trackers(), WebSeeds: t.URLList, Nodes: t.Nodes,
 	}
 	if t.HasV2 {
 		r.InfoHashV2 = hex.EncodeToString(t.InfoHashV2[:])
@@ -244,9 +262,9 @@ func printInspect(out io.Writer, r *InspectResult, listFiles bool) {
 		fmt.Fprintln(w, "Files")
 		printTree(w, r)
 	}
-	if len(r.Findings) > 0 {
+	if findings := r.findings(); len(findings) > 0 {
 		fmt.Fprintln(w, "Lint")
-		for _, f := range r.Findings {
+		for _, f := range findings {
 			fmt.Fprintf(w, "  %s\n", printable(f.String()))
 		}
 	}
@@ -350,18 +368,23 @@ func printable(s string) string {
 
 // writeInspectJSON prints r with its file list written by hand: a torrent
 // may list 100,000 files, and generic indentation of those dominates. The
-// list goes out in chunks, never as one document-sized buffer.
+// list goes out in chunks, never as one document-sized buffer, and the
+// findings follow it.
 func writeInspectJSON(w io.Writer, r *InspectResult) error {
 	head := *r
-	head.Files = nil
+	head.Files, head.Findings, head.linted = nil, nil, nil
 	var buf bytes.Buffer
 	if err := newJSONEncoder(&buf).Encode(&head); err != nil {
 		return err
 	}
+	// The head ends with the findings left empty: the list goes there.
+	const tail = ",\n  \"findings\": null\n}\n"
+	if !bytes.HasSuffix(buf.Bytes(), []byte(tail)) {
+		return fmt.Errorf("inspect: unexpected JSON head %q", buf.Bytes()[max(0, buf.Len()-40):])
+	}
 	const chunk = 64 << 10
 	b := make([]byte, 0, max(buf.Len(), chunk)+1024)
-	b = append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
-	b = bytes.TrimRight(b[:len(b)-1], "\n") // drop the closing brace
+	b = append(b, buf.Bytes()[:buf.Len()-len(tail)]...)
 	b = append(b, `,
   "files": [`...)
 	i := 0
@@ -391,7 +414,15 @@ func writeInspectJSON(w io.Writer, r *InspectResult) error {
 	if i > 0 {
 		b = append(b, "\n  "...)
 	}
-	b = append(b, "]\n}\n"...)
+	b = append(b, "],\n  \"findings\": "...)
+	buf.Reset()
+	enc := newJSONEncoder(&buf)
+	enc.SetIndent("  ", "  ")
+	if err := enc.Encode(r.findings()); err != nil {
+		return err
+	}
+	b = append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+	b = append(b, "\n}\n"...)
 	_, err := w.Write(b)
 	return err
 }

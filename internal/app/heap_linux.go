@@ -1,0 +1,34 @@
+package app
+
+import (
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+// growHeapHuge grows the Go heap by about n bytes at once and marks that
+// address range for transparent huge pages (MADV_HUGEPAGE, which matters
+// where the system setting is "madvise"), then frees it for the
+// allocations that follow to fill. Touching fresh memory 4 KiB at a time
+// costs about 0.9 ms per MB on a virtual machine; in 2 MiB pages a fifth of
+// that. Inspecting a torrent of 100,000 files allocates some 30 MB that
+// live until the process exits, so this is worth a collection of a tiny
+// heap. It is a hint: where madvise fails nothing changes.
+func growHeapHuge(n int64) {
+	const huge = 2 << 20
+	if n < 4*huge || n > 1<<30 {
+		return
+	}
+	b := make([]byte, n) // fresh memory from the system: not touched here
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	beg := (p + huge - 1) &^ (huge - 1)
+	end := (p + uintptr(n)) &^ (huge - 1)
+	if beg < end {
+		_ = syscall.Madvise(b[beg-p:end-p], madvHugepage)
+	}
+	runtime.KeepAlive(b)
+	b = nil
+	runtime.GC() // returns once the span is swept: its pages are free for reuse
+}
+
+const madvHugepage = 14

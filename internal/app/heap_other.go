@@ -1,0 +1,6 @@
+//go:build !linux
+
+package app
+
+// growHeapHuge is a hint that only Linux takes.
+func growHeapHuge(int64) {}
