@@ -6,8 +6,10 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ErrInsecurePath is returned for a file path that could escape the
@@ -105,16 +107,6 @@ func JoinUnder(root string, p []string) (string, error) {
 // answer true.
 func mayClash(files []File, keys []string) bool {
 	seed := maphash.MakeSeed()
-	// Each entry is a hash with its low bit set for a file's path and clear
-	// for a directory: directories may repeat, files may not.
-	// Room for a file and two new directories each: capacity that goes
-	// unused is never touched.
-	entries := make([]uint64, 0, 3*len(keys))
-	// seen keeps one directory hash per slot, so that a directory met again
-	// soon after others is seldom listed twice (which would only cost time).
-	// It stays small enough for the processor's cache.
-	var seen [16384]uint64
-	const mask = uint64(len(seen) - 1)
 	// A path clashes only with a directory of as many components: those at
 	// depths no file has are not listed. Bit d-1 of depths is set when a
 	// file has d components; directories deeper than 64 are all listed.
@@ -124,6 +116,35 @@ func mayClash(files []File, keys []string) bool {
 			depths |= 1 << (d - 1)
 		}
 	}
+	// The hashes of a long list are computed in parts, one per processor.
+	parts := max(1, min(runtime.GOMAXPROCS(0), len(files)/filesPerPart, 8))
+	lists := make([][]uint64, parts)
+	var wg sync.WaitGroup
+	for k := range lists {
+		first, last := k*len(files)/parts, (k+1)*len(files)/parts
+		wg.Go(func() { lists[k] = clashEntries(seed, depths, files[first:last], keys[first:last]) })
+	}
+	wg.Wait()
+	entries := lists[0]
+	if parts > 1 {
+		entries = slices.Concat(lists...)
+	}
+	return clashingHashes(entries)
+}
+
+// clashEntries lists the hashes mayClash compares for files (whose joined
+// paths are keys): each file's path, and the directories of a depth in
+// depths. Each entry is a hash with its low bit set for a file's path and
+// clear for a directory: directories may repeat, files may not.
+func clashEntries(seed maphash.Seed, depths uint64, files []File, keys []string) []uint64 {
+	// Room for a file and two new directories each: capacity that goes
+	// unused is never touched.
+	entries := make([]uint64, 0, 3*len(keys))
+	// seen keeps one directory hash per slot, so that a directory met again
+	// soon after others is seldom listed twice (which would only cost time).
+	// It stays small enough for the processor's cache.
+	var seen [16384]uint64
+	const mask = uint64(len(seen) - 1)
 	prevDir := ""
 	for i, k := range keys {
 		dir := ""
@@ -155,7 +176,7 @@ func mayClash(files []File, keys []string) bool {
 			entries = append(entries, maphash.String(seed, k)|1)
 		}
 	}
-	return clashingHashes(entries)
+	return entries
 }
 
 // clashingHashes reports whether two entries (as in mayClash) have the same
