@@ -47,9 +47,9 @@ var (
 	// take at most directBudget bytes of huge pages.
 	useDirect    = true
 	directMin    = int64(256 << 10)
-	directExtra  = 2
+	directExtra  = 6
 	directMaxBuf = 4 << 20
-	directBudget = 24 << 20
+	directBudget = 32 << 20
 	// forceDirect makes every read that may be direct be direct, whatever
 	// the page cache holds (tests).
 	forceDirect = false

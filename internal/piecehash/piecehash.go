@@ -42,11 +42,11 @@
 // O_DIRECT wherever their pages are not in the page cache, which
 // cachestat(2) tells before each read; cached data is read through the
 // cache as above, so a warm run does what it did before. Direct reads are
-// up to 4 MiB long and go into buffers made of 2 MiB huge pages. Two
+// up to 4 MiB long and go into buffers made of 2 MiB huge pages. Six
 // goroutines more than the workers take units, so that reads wait for the
 // device while the others hash; a token per worker bounds how many hash (or
 // copy out of the page cache) at once. All direct buffers together take at
-// most 24 MiB, and with more than 10 workers, or without cachestat (Linux
+// most 32 MiB, and with more than 10 workers, or without cachestat (Linux
 // 6.5), huge pages (MADV_COLLAPSE, Linux 6.1) or such a filesystem,
 // everything is read through the page cache. Smaller files are left to the
 // prefetcher, which queues many of them at once. A side effect: data read
@@ -68,9 +68,14 @@
 //	O_DIRECT, huge pages, 1 reader, 1 / 4 / 8 MiB reads  0.63 / 0.96  0.49 / 0.63  0.54 / 0.56 s
 //	  4 readers on regions, 4 MiB reads                  0.50 / 0.52 s (system 0.03 s)
 //
-// More requests in flight never added throughput: the device serves 3.4-4.4
-// GB/s to one reader that keeps a large request queued, and a request
-// costs more the more segments it has, so that the page-size segments of a
+// On a quiet host, more requests in flight never added throughput: the
+// device serves 3.4-4.4 GB/s to one reader that keeps a large request
+// queued. When the host's disk is busy with other work, they do: hashing
+// the 2 GiB file cold with 1 MiB pieces, 5 rounds taking turns, medians
+// 1.51 s with 2 readers more than the hashers (4 MiB each), 1.20 s with 6
+// more (4 MiB each), 1.23 s with 10 (4 MiB), 1.51 s with 14 (2 MiB), the
+// page cache only 1.78 s; the 2,000-file tree was the same with 2 or 6
+// (0.46 s). A request costs more the more segments it has, so that the page-size segments of a
 // direct read into an ordinary buffer are slower than the page cache. Into
 // huge pages, direct reads are about 1.4x faster than the best use of the
 // page cache and take a tenth of its system time, which on two cores is
