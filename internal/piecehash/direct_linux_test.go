@@ -115,3 +115,33 @@ func dropCache(t *testing.T, path string) {
 		t.Fatal(errno)
 	}
 }
+
+// TestDirectPlannedOnlyForUncachedData checks that a run over cached data
+// sets up no direct buffers or extra readers, and one over data some of
+// which is not cached does.
+func TestDirectPlannedOnlyForUncachedData(t *testing.T) {
+	dir := t.TempDir()
+	requireDirect(t, dir)
+	forceDirect = false
+	files, _ := makeFiles(t, dir, []spec{{n: 1 << 20}, {n: 1000}, {n: 2 << 20}, {n: 1 << 20}})
+	plan := func() (bool, int) {
+		t.Helper()
+		l, err := newLayout(files, 1<<18)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &engine{l: l, workers: 2, count: l.n}
+		bufs := e.planDirect()
+		for _, b := range bufs {
+			b.free()
+		}
+		return len(bufs) > 0, e.readers
+	}
+	if direct, readers := plan(); direct || readers != 0 {
+		t.Fatalf("cached: direct %v, %d readers", direct, readers)
+	}
+	dropCache(t, files[3].Path)
+	if direct, readers := plan(); !direct || readers != 2+directExtra {
+		t.Fatalf("one file not cached: direct %v, %d readers", direct, readers)
+	}
+}
