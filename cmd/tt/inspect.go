@@ -31,6 +31,7 @@ func inspectCommand(env *app.Env) *cli.Command {
 				// nears 1 GiB.
 				debug.SetGCPercent(1000)
 				debug.SetMemoryLimit(1 << 30)
+				app.PrepareInspectHeap(env, c.Args().First())
 			}
 			return app.Inspect(c.Context, env, app.InspectOptions{
 				Target: c.Args().First(), JSON: c.Bool("json"), Strict: c.Bool("strict"), Files: !c.Bool("no-files"),
