@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"tt/bencode"
@@ -146,14 +147,22 @@ func Scan(src string, opt ScanOptions) (*Content, error) {
 		return c, nil
 	}
 	c.MultiFile = true
-	visited := map[[2]uint64]bool{}
+	var root [][2]uint64
 	if id, ok := fileID(fi); ok {
-		visited[id] = true
+		root = append(root, id)
 	}
-	if err := c.walk(abs, nil, opt, visited); err != nil {
-		return nil, err
+	w := &walker{c: c, opt: opt, sem: make(chan struct{}, walkers)}
+	w.dir(abs, nil, root)
+	w.wg.Wait()
+	if w.err != nil {
+		return nil, w.err
 	}
-	slices.SortFunc(c.Files, func(a, b SourceFile) int { return slices.Compare(a.Path, b.Path) })
+	byPath := func(a, b []string) int { return slices.Compare(a, b) }
+	slices.SortFunc(c.Files, func(a, b SourceFile) int { return byPath(a.Path, b.Path) })
+	// Skipped in the order one walk of sorted directories meets them.
+	slices.SortFunc(c.Skipped, func(a, b Skipped) int {
+		return byPath(strings.Split(a.Path, "/"), strings.Split(b.Path, "/"))
+	})
 	if len(c.Files) == 0 {
 		return c, fmt.Errorf("%w: no files in %s", ErrEmptyContent, src)
 	}
@@ -168,17 +177,60 @@ func fileID(fi fs.FileInfo) ([2]uint64, bool) {
 	return [2]uint64{uint64(st.Dev), uint64(st.Ino)}, true
 }
 
-func (c *Content) walk(dir string, rel []string, opt ScanOptions, visited map[[2]uint64]bool) error {
+// walkers bounds how many directories are read at once. Reading a
+// directory and the metadata of its entries is all system calls: several
+// at a time use every processor, and on a cold cache keep the disk busy.
+const walkers = 4
+
+// walker lists the files of a tree, reading directories in parallel.
+type walker struct {
+	c   *Content
+	opt ScanOptions
+	sem chan struct{} // a token per directory read on a goroutine of its own
+	wg  sync.WaitGroup
+
+	mu      sync.Mutex // guards c.Files, c.Skipped, c.Total and the error
+	err     error
+	errPath []string // where err happened: of several, the first in walk order wins
+}
+
+// fail records err at rel unless an error earlier in walk order is known.
+func (w *walker) fail(rel []string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil || slices.Compare(rel, w.errPath) < 0 {
+		w.err, w.errPath = err, rel
+	}
+}
+
+// dir lists the directory at dir, which is rel inside the content; above
+// is the device and inode of it and of each directory it is inside, to
+// recognize a loop through a followed symlink.
+func (w *walker) dir(dir string, rel []string, above [][2]uint64) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		w.fail(rel, err)
+		return
 	}
+	var (
+		files   []SourceFile
+		skipped []Skipped
+		total   int64
+	)
+	defer func() {
+		w.mu.Lock()
+		w.c.Files = append(w.c.Files, files...)
+		w.c.Skipped = append(w.c.Skipped, skipped...)
+		w.c.Total += total
+		w.mu.Unlock()
+	}()
+	opt := w.opt
 	for _, e := range entries {
 		name := e.Name()
 		p := append(slices.Clone(rel), name)
 		relStr := strings.Join(p, "/")
 		osPath := filepath.Join(dir, name)
-		skip := func(reason string) { c.Skipped = append(c.Skipped, Skipped{Path: relStr, Reason: reason}) }
+		skip := func(reason string) { skipped = append(skipped, Skipped{Path: relStr, Reason: reason}) }
 		junk := IsJunk(name)
 		if junk && !opt.Junk {
 			skip("junk (use --include-junk)")
@@ -194,7 +246,8 @@ func (c *Content) walk(dir string, rel []string, opt ScanOptions, visited map[[2
 		}
 		fi, err := e.Info()
 		if err != nil {
-			return err
+			w.fail(p, err)
+			return
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			if !opt.FollowSymlinks {
@@ -209,15 +262,23 @@ func (c *Content) walk(dir string, rel []string, opt ScanOptions, visited map[[2
 		switch {
 		case fi.IsDir():
 			id, ok := fileID(fi)
-			if ok && visited[id] {
+			if ok && slices.Contains(above, id) {
 				skip("directory loop")
 				continue
 			}
-			visited[id] = true
-			if err := c.walk(osPath, p, opt, visited); err != nil {
-				return err
+			below := slices.Clip(above)
+			if ok {
+				below = append(below, id)
 			}
-			delete(visited, id)
+			select {
+			case w.sem <- struct{}{}:
+				w.wg.Go(func() {
+					defer func() { <-w.sem }()
+					w.dir(osPath, p, below)
+				})
+			default:
+				w.dir(osPath, p, below)
+			}
 		case fi.Mode().IsRegular():
 			if len(opt.Include) > 0 && !matchAny(opt.Include, relStr) {
 				skip("not matched by --include")
@@ -227,13 +288,12 @@ func (c *Content) walk(dir string, rel []string, opt ScanOptions, visited map[[2
 				skip("matched by --exclude")
 				continue
 			}
-			c.Files = append(c.Files, SourceFile{Path: p, OSPath: osPath, Length: fi.Size()})
-			c.Total += fi.Size()
+			files = append(files, SourceFile{Path: p, OSPath: osPath, Length: fi.Size()})
+			total += fi.Size()
 		default:
 			skip("not a regular file (" + fi.Mode().Type().String() + ")")
 		}
 	}
-	return nil
 }
 
 // BuildOptions are the torrent-level choices of a new torrent.

@@ -3,6 +3,7 @@ package metainfo
 import (
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,6 +158,55 @@ func TestPieceLengthRules(t *testing.T) {
 	for _, pl := range []int64{0, 8 << 10, 128 << 20, 3 << 20} {
 		if err := CheckPieceLength(pl); !errors.Is(err, ErrPieceLength) {
 			t.Errorf("%d accepted", pl)
+		}
+	}
+}
+
+// TestScanWideTree reads a tree of many directories, which Scan reads
+// several at a time: files and skipped entries come out in walk order every
+// time, and a directory loop through a followed symlink is found on every
+// branch.
+func TestScanWideTree(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "wide")
+	tree := map[string]string{}
+	var wantFiles, wantSkipped []string
+	for d := range 40 {
+		for f := range 5 {
+			p := filepath.ToSlash(filepath.Join(fmt.Sprintf("d%02d", d), fmt.Sprintf("s%d", f%2), fmt.Sprintf("f%d", f)))
+			tree[p] = p
+			wantFiles = append(wantFiles, p)
+		}
+		tree[fmt.Sprintf("d%02d/.hidden", d)] = "h"
+		wantSkipped = append(wantSkipped, fmt.Sprintf("d%02d/.hidden", d))
+	}
+	writeTree(t, root, tree)
+	for d := range 40 {
+		if err := os.Symlink("..", filepath.Join(root, fmt.Sprintf("d%02d", d), "s1", "up")); err != nil {
+			t.Fatal(err)
+		}
+		wantSkipped = append(wantSkipped, fmt.Sprintf("d%02d/s1/up", d))
+	}
+	slices.SortFunc(wantFiles, func(a, b string) int { return slices.Compare(strings.Split(a, "/"), strings.Split(b, "/")) })
+	slices.SortFunc(wantSkipped, func(a, b string) int { return slices.Compare(strings.Split(a, "/"), strings.Split(b, "/")) })
+	for range 5 {
+		c, err := Scan(root, ScanOptions{FollowSymlinks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(paths(c), wantFiles) || c.Total != int64(len(strings.Join(wantFiles, ""))) {
+			t.Fatalf("files %q", paths(c))
+		}
+		var got []string
+		for _, s := range c.Skipped {
+			got = append(got, s.Path)
+		}
+		if !slices.Equal(got, wantSkipped) {
+			t.Fatalf("skipped, in this order:\n got %q\nwant %q", got, wantSkipped)
+		}
+		for _, s := range c.Skipped {
+			if strings.HasSuffix(s.Path, "/up") && s.Reason != "directory loop" {
+				t.Fatalf("%s: %s", s.Path, s.Reason)
+			}
 		}
 	}
 }
