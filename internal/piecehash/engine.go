@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,12 @@ var (
 	prefetchAhead = int64(64 << 20) // advised bytes beyond the units in flight
 	prefetchStep  = int64(4 << 20)  // bytes per advice call
 	usePrefetch   = true
-	seqAdviceMin  = int64(4 << 20) // files at least this long get POSIX_FADV_SEQUENTIAL
+	// Cached parts of files of at least mapMin bytes are hashed where they
+	// are in the page cache (see rfile.view) when useViews is set.
+	useViews     = true
+	mapMin       = int64(8 << 20)
+	viewChunk    = int64(4 << 20) // bytes hashed per view
+	seqAdviceMin = int64(4 << 20) // files at least this long get POSIX_FADV_SEQUENTIAL
 	// Files of at least prefetchWholeMax bytes are only advised for their
 	// first prefetchHead bytes.
 	prefetchWholeMax = int64(16 << 20)
@@ -58,6 +64,10 @@ var (
 // testHookRead, if set, is called after each successful read of a file;
 // testHookDirect too, after each successful direct read.
 var testHookRead, testHookDirect func(file int, fileOff int64, n int)
+
+// testHookView, when set, is called with the file's index each time a read
+// gives a view of the page cache, before it is hashed.
+var testHookView func(file int)
 
 // statInfo is what the initial pass learned about a file.
 type statInfo struct {
@@ -386,8 +396,9 @@ type worker struct {
 	p         int
 	pos, pEnd int64
 
-	fi int // index of the open file, -1 if none
-	f  *rfile
+	fi     int // index of the open file, -1 if none
+	f      *rfile
+	viewed bool // the last read gave a view of the page cache, not a copy
 }
 
 func (w *worker) loop() {
@@ -441,8 +452,17 @@ func (w *worker) pieces(first, last int) {
 			e.release()
 			return
 		}
-		w.hash(b)
+		hashed := true
+		if w.viewed {
+			w.viewed = false
+			hashed = w.hashView(b, i)
+		} else {
+			w.hash(b)
+		}
 		e.release()
+		if !hashed {
+			return
+		}
 		e.addDone(int64(len(b)))
 	}
 }
@@ -457,6 +477,25 @@ func (e *engine) release() {
 	if e.sem != nil {
 		<-e.sem
 	}
+}
+
+// hashView hashes b, a view of file i's pages (see rfile.view). Reading it
+// faults if the file was truncated since it was mapped: that stops the run
+// as a changed file.
+func (w *worker) hashView(b []byte, i int) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			w.e.fail(fmt.Errorf("%s: %w: truncated while read", w.e.l.files[i].Path, ErrFileChanged))
+			ok = false
+		}
+	}()
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	w.hash(b)
+	return true
 }
 
 // hash feeds b, the content at w.pos, to the piece hashes.
@@ -555,9 +594,20 @@ func (w *worker) readFile(i int, fileOff, n int64, direct bool) ([]byte, error) 
 		}
 	}
 	if !direct {
-		var k int
-		k, err = f.readAt(w.buf[:want], fileOff)
-		b = w.buf[:k]
+		var viewed bool
+		if useViews {
+			b, viewed = f.view(fileOff, min(n, viewChunk))
+		}
+		if viewed {
+			w.viewed = true
+			if testHookView != nil {
+				testHookView(i)
+			}
+		} else {
+			var k int
+			k, err = f.readAt(w.buf[:want], fileOff)
+			b = w.buf[:k]
+		}
 	}
 	e.read.Add(int64(len(b)))
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"sync"
 	"syscall"
 	"time"
@@ -22,9 +23,10 @@ const (
 	fadvSequential = 2
 	fadvWillNeed   = 3
 
-	sysCachestat = 451 // the same number on every architecture built here
-	madvHugepage = 14
-	madvCollapse = 25
+	sysCachestat     = 451 // the same number on every architecture built here
+	madvHugepage     = 14
+	madvCollapse     = 25
+	madvPopulateRead = 22 // Linux 5.14
 )
 
 // Filesystems on which direct reads are used: local block-device
@@ -43,6 +45,8 @@ const (
 )
 
 type rfile struct {
+	m      []byte // the whole file mapped, once view has mapped it
+	mapTry bool   // view has tried to map the file
 	fd     int
 	path   string
 	dio    int8 // dioUnknown, dioOK or dioNo
@@ -221,7 +225,40 @@ func (f *rfile) stat() (size int64, mtime time.Time, err error) {
 	return st.Size, time.Unix(st.Mtim.Unix()), nil
 }
 
-func (f *rfile) close() { syscall.Close(f.fd) }
+func (f *rfile) close() {
+	if f.m != nil {
+		syscall.Munmap(f.m)
+	}
+	syscall.Close(f.fd)
+}
+
+// view returns the n bytes at off of a file of at least mapMin bytes
+// straight from the page cache, through a read-only mapping of the file,
+// when all of them are cached: hashing them there saves copying them out
+// (a tenth of a warm run's processor time). It reports false where it
+// cannot, and the caller reads instead. Reading a view faults if the file
+// is truncated meanwhile: the caller must recover (see worker.hashView).
+func (f *rfile) view(off, n int64) ([]byte, bool) {
+	if !f.mapTry {
+		f.mapTry = true
+		var st syscall.Stat_t
+		if syscall.Fstat(f.fd, &st) != nil || st.Size < mapMin || st.Size > math.MaxInt {
+			return nil, false
+		}
+		m, err := syscall.Mmap(f.fd, 0, int(st.Size), syscall.PROT_READ, syscall.MAP_SHARED)
+		if err != nil {
+			return nil, false
+		}
+		f.m = m
+	}
+	if f.m == nil || off < 0 || n <= 0 || off+n > int64(len(f.m)) || !f.cached(off, n) {
+		return nil, false
+	}
+	// Mapping the pages in one call costs less than a fault per 64 KiB;
+	// madvise wants a page-aligned start.
+	_ = syscall.Madvise(f.m[off&^(4096-1):off+n], madvPopulateRead)
+	return f.m[off : off+n : off+n], true
+}
 
 func (f *rfile) fadvise(off, n int64, advice int) {
 	syscall.Syscall6(syscall.SYS_FADVISE64, uintptr(f.fd), uintptr(off), uintptr(n), uintptr(advice), 0, 0)

@@ -41,6 +41,8 @@ func (f *rfile) canDirect() bool { return false }
 
 func (f *rfile) cached(int64, int64) bool { return true }
 
+func (f *rfile) view(int64, int64) ([]byte, bool) { return nil, false }
+
 func (f *rfile) readDirect([]byte, int64, int64) ([]byte, error) { return nil, errNoDirect }
 
 func (f *rfile) stat() (int64, time.Time, error) {

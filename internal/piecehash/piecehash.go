@@ -36,6 +36,21 @@
 // with small folios). With a cold cache the prefetcher more than doubles the
 // speed on a tree of small files (0.7 GB/s without it, 1.6 GB/s with it).
 //
+// When a sample of up to eight files is all in the page cache, nothing is
+// prefetched: advising cached files only costs system calls.
+//
+// # Cached data in place
+//
+// On Linux, cached parts of files of 8 MiB or more are hashed where they
+// lie in the page cache, through a read-only mapping of the file populated
+// 4 MiB at a time (MADV_POPULATE_READ), instead of being copied out: a
+// warm create of the 2 GiB file went from 864 to 782 ms (median of 8,
+// mktorrent -t 2 854 ms in the same rounds). A file truncated while mapped
+// makes reading the mapping fault; the worker turns the fault into a panic
+// (debug.SetPanicOnFault), recovers, and the run ends with ErrFileChanged.
+// Smaller files are read as above: mapping each of 2,000 small files cost
+// more than copying them.
+//
 // # Direct reads
 //
 // On Linux, files of at least 256 KiB on ext4, XFS or btrfs are read with

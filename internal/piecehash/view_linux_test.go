@@ -1,0 +1,81 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64)
+
+package piecehash
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// countViews counts the reads that gave a view of the page cache.
+func countViews(t *testing.T, then func(file int)) *atomic.Int64 {
+	var n atomic.Int64
+	old := testHookView
+	testHookView = func(i int) {
+		n.Add(1)
+		if then != nil {
+			then(i)
+		}
+	}
+	t.Cleanup(func() { testHookView = old })
+	return &n
+}
+
+// Cached parts of large files are hashed where they lie in the page cache,
+// with the same result as reading them; small files are read.
+func TestViews(t *testing.T) {
+	old := mapMin
+	mapMin = 1 << 20
+	t.Cleanup(func() { mapMin = old })
+	files, content := makeFiles(t, t.TempDir(), []spec{{n: 3<<20 + 12345}, {n: 777}, {n: 100, pad: true}, {n: 1<<20 + 1}, {n: 5000}})
+	for _, f := range files {
+		if !f.Pad {
+			if _, err := os.ReadFile(f.Path); err != nil { // into the page cache
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, pl := range []int64{16 << 10, 256 << 10, 4 << 20} {
+		n := countViews(t, nil)
+		got, err := Hash(context.Background(), files, pl, Options{Workers: 2})
+		if err != nil || !bytes.Equal(got, refHash(content, pl)) {
+			t.Fatalf("piece length %d: %v, equal %v", pl, err, bytes.Equal(got, refHash(content, pl)))
+		}
+		if n.Load() == 0 {
+			t.Fatalf("piece length %d: no views", pl)
+		}
+		rep, err := Verify(context.Background(), files, pl, refHash(content, pl), Options{Workers: 2})
+		if err != nil || rep.OKPieces != len(rep.Pieces) {
+			t.Fatalf("verify, piece length %d: %v, %d of %d pieces ok", pl, err, rep.OKPieces, len(rep.Pieces))
+		}
+	}
+}
+
+// A file truncated after it was mapped makes hashing it fault: the run
+// ends with ErrFileChanged instead of crashing.
+func TestViewOfTruncatedFile(t *testing.T) {
+	old := mapMin
+	mapMin = 1 << 20
+	t.Cleanup(func() { mapMin = old })
+	files, _ := makeFiles(t, t.TempDir(), []spec{{n: 4 << 20}})
+	if _, err := os.ReadFile(files[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	var once atomic.Bool
+	countViews(t, func(int) {
+		if once.CompareAndSwap(false, true) {
+			if err := os.Truncate(files[0].Path, 0); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	_, err := Hash(context.Background(), files, 1<<20, Options{Workers: 1})
+	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "truncated while read") {
+		t.Fatalf("err = %v, want ErrFileChanged from the fault", err)
+	}
+}
