@@ -27,6 +27,7 @@ const (
 	madvHugepage     = 14
 	madvCollapse     = 25
 	madvPopulateRead = 22 // Linux 5.14
+	madvDontneed     = 4
 )
 
 // Filesystems on which direct reads are used: local block-device
@@ -47,6 +48,7 @@ const (
 type rfile struct {
 	m      []byte // the whole file mapped, once view has mapped it
 	mapTry bool   // view has tried to map the file
+	last   []byte // the last view, still mapped in m
 	fd     int
 	path   string
 	dio    int8 // dioUnknown, dioOK or dioNo
@@ -226,6 +228,7 @@ func (f *rfile) stat() (size int64, mtime time.Time, err error) {
 }
 
 func (f *rfile) close() {
+	f.unview()
 	if f.m != nil {
 		syscall.Munmap(f.m)
 	}
@@ -239,6 +242,7 @@ func (f *rfile) close() {
 // cannot, and the caller reads instead. Reading a view faults if the file
 // is truncated meanwhile: the caller must recover (see worker.hashView).
 func (f *rfile) view(off, n int64) ([]byte, bool) {
+	f.unview()
 	if !f.mapTry {
 		f.mapTry = true
 		var st syscall.Stat_t
@@ -256,8 +260,18 @@ func (f *rfile) view(off, n int64) ([]byte, bool) {
 	}
 	// Mapping the pages in one call costs less than a fault per 64 KiB;
 	// madvise wants a page-aligned start.
-	_ = syscall.Madvise(f.m[off&^(4096-1):off+n], madvPopulateRead)
+	f.last = f.m[off&^(4096-1) : off+n]
+	_ = syscall.Madvise(f.last, madvPopulateRead)
 	return f.m[off : off+n : off+n], true
+}
+
+// unview takes the pages of the last view out of the mapping (not out of
+// the page cache): mapped pages count in the resident set.
+func (f *rfile) unview() {
+	if f.last != nil {
+		_ = syscall.Madvise(f.last, madvDontneed)
+		f.last = nil
+	}
 }
 
 func (f *rfile) fadvise(off, n int64, advice int) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -77,5 +78,50 @@ func TestViewOfTruncatedFile(t *testing.T) {
 	_, err := Hash(context.Background(), files, 1<<20, Options{Workers: 1})
 	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "truncated while read") {
 		t.Fatalf("err = %v, want ErrFileChanged from the fault", err)
+	}
+}
+
+// rssFileKiB is the part of the resident set that maps files.
+func rssFileKiB(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	t.Skip("no RssFile")
+	return 0
+}
+
+// Views leave the pages mapped only while they are hashed: hashing a large
+// cached file does not grow the resident set by its size.
+func TestViewsKeepResidentSetSmall(t *testing.T) {
+	old := mapMin
+	mapMin = 1 << 20
+	t.Cleanup(func() { mapMin = old })
+	files, content := makeFiles(t, t.TempDir(), []spec{{n: 48 << 20}})
+	if _, err := os.ReadFile(files[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	base := rssFileKiB(t)
+	var peak atomic.Int64
+	n := countViews(t, func(int) {
+		if r := rssFileKiB(t); r > peak.Load() {
+			peak.Store(r)
+		}
+	})
+	got, err := Hash(context.Background(), files, 1<<20, Options{Workers: 2})
+	if err != nil || !bytes.Equal(got, refHash(content, 1<<20)) {
+		t.Fatalf("hash: %v", err)
+	}
+	if n.Load() == 0 {
+		t.Fatal("no views")
+	}
+	if grew := peak.Load() - base; grew > 24<<10 {
+		t.Fatalf("file-backed resident set grew by %d KiB while hashing a 48 MiB file", grew)
 	}
 }
