@@ -27,12 +27,18 @@ func countViews(t *testing.T, then func(file int)) *atomic.Int64 {
 	return &n
 }
 
+// viewsFrom makes files of n bytes or more hashed through views until the
+// test ends.
+func viewsFrom(t *testing.T, n int64) {
+	old := mapMin
+	mapMin = n
+	t.Cleanup(func() { mapMin = old })
+}
+
 // Cached parts of large files are hashed where they lie in the page cache,
 // with the same result as reading them; small files are read.
 func TestViews(t *testing.T) {
-	old := mapMin
-	mapMin = 1 << 20
-	t.Cleanup(func() { mapMin = old })
+	viewsFrom(t, 1<<20)
 	files, content := makeFiles(t, t.TempDir(), []spec{{n: 3<<20 + 12345}, {n: 777}, {n: 100, pad: true}, {n: 1<<20 + 1}, {n: 5000}})
 	for _, f := range files {
 		if !f.Pad {
@@ -60,9 +66,7 @@ func TestViews(t *testing.T) {
 // A file truncated after it was mapped makes hashing it fault: the run
 // ends with ErrFileChanged instead of crashing.
 func TestViewOfTruncatedFile(t *testing.T) {
-	old := mapMin
-	mapMin = 1 << 20
-	t.Cleanup(func() { mapMin = old })
+	viewsFrom(t, 1<<20)
 	files, _ := makeFiles(t, t.TempDir(), []spec{{n: 4 << 20}})
 	if _, err := os.ReadFile(files[0].Path); err != nil {
 		t.Fatal(err)
@@ -100,9 +104,7 @@ func rssFileKiB(t *testing.T) int64 {
 // Views leave the pages mapped only while they are hashed: hashing a large
 // cached file does not grow the resident set by its size.
 func TestViewsKeepResidentSetSmall(t *testing.T) {
-	old := mapMin
-	mapMin = 1 << 20
-	t.Cleanup(func() { mapMin = old })
+	viewsFrom(t, 1<<20)
 	files, content := makeFiles(t, t.TempDir(), []spec{{n: 48 << 20}})
 	if _, err := os.ReadFile(files[0].Path); err != nil {
 		t.Fatal(err)
