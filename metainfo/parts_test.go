@@ -72,6 +72,14 @@ func TestFilesInParts(t *testing.T) {
 				f["length"] = int64(math.MaxInt64 / 2)
 			}
 		}},
+		{"overflow before an error in a later part", false, func(i int, f m) {
+			switch i {
+			case 10, n/2 + 10:
+				f["length"] = int64(math.MaxInt64 / 2)
+			case n/2 + 100:
+				f["length"] = int64(-1)
+			}
+		}},
 		{"strict clash across parts", false, func(i int, f m) {
 			if i == n-1 {
 				f["path"] = []any{"d00", "f000000"}
@@ -116,7 +124,7 @@ func TestFilesInParts(t *testing.T) {
 			if want := map[string]int{"lenient repairs in every part": 7 + 5, "lenient clashes renamed": 3}[c.name]; want > 0 && (one == nil || len(one.Findings) < want) {
 				t.Fatalf("findings: %v (%v)", one, err1)
 			}
-			if strings.HasPrefix(c.name, "strict") || strings.HasPrefix(c.name, "errors") || strings.HasPrefix(c.name, "total") {
+			if strings.HasPrefix(c.name, "strict") || strings.HasPrefix(c.name, "errors") || strings.HasPrefix(c.name, "total") || strings.HasPrefix(c.name, "overflow") {
 				if err1 == nil {
 					t.Fatal("no error")
 				}

@@ -566,11 +566,12 @@ func (p *parser) files(v bencode.Value) error {
 	var total int64
 	for k := range ps {
 		r := &ps[k]
-		if r.err != nil {
+		if r.err != nil && k == 0 {
 			return r.err
 		}
-		if r.total > math.MaxInt64-total {
-			// Only one pass can tell which file overflows it.
+		if r.err != nil || r.total > math.MaxInt64-total {
+			// Only one pass can tell which file overflows the total, and
+			// whether that comes before an error in a later part.
 			p.t.Findings = p.t.Findings[:before]
 			total, err := p.fileRange(v.Cursor(), 0, in.Files, p.t.paths)
 			in.TotalLength = total

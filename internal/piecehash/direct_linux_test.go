@@ -130,7 +130,7 @@ func TestDirectPlannedOnlyForUncachedData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &engine{l: l, workers: 2, count: l.n}
+		e := &engine{l: l, workers: 2, count: l.n, info: statAll(files)}
 		bufs := e.planDirect()
 		for _, b := range bufs {
 			b.free()

@@ -270,7 +270,7 @@ func (e *engine) planDirect() []*directBuf {
 			long = append(long, i)
 		}
 	}
-	if len(long) == 0 || (!forceDirect && sampleCached(e.l.files, long)) {
+	if len(long) == 0 || (!forceDirect && e.sampleCached(long)) {
 		return nil
 	}
 	// Each buffer takes whole huge pages.
@@ -312,26 +312,47 @@ func (e *engine) warm() bool {
 			files = append(files, i)
 		}
 	}
-	return directAvailable() && sampleCached(e.l.files, files)
+	return directAvailable() && e.sampleCached(files)
 }
 
 // cacheSamples is how many files sampleCached looks at.
 const cacheSamples = 8
 
-// sampleCached reports whether the files some (indices into files), judged
-// by up to cacheSamples of them spread over the list, are all in the page
-// cache. Then direct reads would not be used, and their buffers and extra
-// readers would only cost time (a warm run over a tree of 2,000 files takes
-// about 0.25 s).
-func sampleCached(files []File, some []int) bool {
-	k := min(len(some), cacheSamples)
+// sampleCached reports whether the files some (indices into the layout's
+// files), judged by up to cacheSamples of them spread over the list, are
+// all in the page cache. Then direct reads would not be used, and their
+// buffers and extra readers would only cost time (a warm run over a tree
+// of 2,000 files takes about 0.25 s). Only files the initial pass found
+// regular are opened: opening a FIFO would wait for a writer.
+func (e *engine) sampleCached(some []int) bool {
+	type sample struct {
+		i int
+		n int64 // bytes there to be cached
+	}
+	var cands []sample
+	for _, i := range some {
+		if i >= len(e.info) || e.info[i].err != nil || !e.info[i].regular {
+			continue
+		}
+		n := e.l.files[i].Length
+		if e.verify {
+			n = e.info[i].avail
+		}
+		if n > 0 {
+			cands = append(cands, sample{i, n})
+		}
+	}
+	k := min(len(cands), cacheSamples)
+	if k == 0 {
+		return false
+	}
 	for j := range k {
-		f := files[some[j*len(some)/k]]
-		r, err := openFile(f.Path)
+		c := cands[j*len(cands)/k]
+		r, err := openFile(e.l.files[c.i].Path)
 		if err != nil {
 			return false // the readers will say what is wrong
 		}
-		cached := r.cached(0, f.Length)
+		cached := r.cached(0, c.n)
 		r.close()
 		if !cached {
 			return false
@@ -455,7 +476,7 @@ func (w *worker) pieces(first, last int) {
 		hashed := true
 		if w.viewed {
 			w.viewed = false
-			hashed = w.hashView(b, i)
+			hashed = w.hashView(b, i, first, last)
 		} else {
 			w.hash(b)
 		}
@@ -479,23 +500,52 @@ func (e *engine) release() {
 	}
 }
 
-// hashView hashes b, a view of file i's pages (see rfile.view). Reading it
-// faults if the file was truncated since it was mapped: that stops the run
-// as a changed file.
-func (w *worker) hashView(b []byte, i int) (ok bool) {
+// hashView hashes b, a view of file i's pages (see rfile.view), which
+// starts at w.pos. Reading it faults if the file was truncated since the
+// view was taken: a Hash run then stops as for a changed file; Verify
+// records the file as changed, its pieces in the view as missing, and goes
+// on past the view.
+func (w *worker) hashView(b []byte, i int, first, last int) bool {
+	start := w.pos
+	if !w.hashGuarded(b) {
+		return true
+	}
+	e, l := w.e, w.e.l
+	err := fmt.Errorf("%s: %w: truncated while read", l.files[i].Path, ErrFileChanged)
+	if !e.verify {
+		e.fail(err)
+		return false
+	}
+	e.fileError(i, err)
+	end := start + int64(len(b))
+	a, z := l.pieceRange(start, end)
+	for q := max(a, first); q <= min(z, last); q++ {
+		e.states[q] = PieceMissing
+	}
+	// The digests of those pieces are not looked at; hashing zeros keeps
+	// the position for the pieces after them.
+	for w.pos < end {
+		zeros := w.buf[:min(end-w.pos, int64(len(w.buf)))]
+		clear(zeros)
+		w.hash(zeros)
+	}
+	return true
+}
+
+// hashGuarded hashes b, reporting whether reading it faulted.
+func (w *worker) hashGuarded(b []byte) (faulted bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, fault := r.(interface{ Addr() uintptr }); !fault {
 				panic(r)
 			}
-			w.e.fail(fmt.Errorf("%s: %w: truncated while read", w.e.l.files[i].Path, ErrFileChanged))
-			ok = false
+			faulted = true
 		}
 	}()
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
 	w.hash(b)
-	return true
+	return false
 }
 
 // hash feeds b, the content at w.pos, to the piece hashes.
@@ -599,7 +649,7 @@ func (w *worker) readFile(i int, fileOff, n int64, direct bool) ([]byte, error) 
 			b, viewed = f.view(fileOff, min(n, viewChunk))
 		}
 		if viewed {
-			w.viewed = true
+			w.viewed, err = true, nil // a failed direct read left errNoDirect
 			if testHookView != nil {
 				testHookView(i)
 			}

@@ -30,6 +30,9 @@ const (
 	madvDontneed     = 4
 )
 
+// pageSize aligns the start of a view's range for madvise.
+var pageSize = syscall.Getpagesize()
+
 // Filesystems on which direct reads are used: local block-device
 // filesystems, whose O_DIRECT reads are plain device reads. Network and
 // FUSE filesystems are left to their own caching.
@@ -243,6 +246,12 @@ func (f *rfile) close() {
 // is truncated meanwhile: the caller must recover (see worker.hashView).
 func (f *rfile) view(off, n int64) ([]byte, bool) {
 	f.unview()
+	if !directAvailable() {
+		// Without cachestat, cached says yes to everything: a view of
+		// uncached data would be read by page faults, and a read error
+		// would be a fault.
+		return nil, false
+	}
 	if !f.mapTry {
 		f.mapTry = true
 		var st syscall.Stat_t
@@ -260,7 +269,7 @@ func (f *rfile) view(off, n int64) ([]byte, bool) {
 	}
 	// Mapping the pages in one call costs less than a fault per 64 KiB;
 	// madvise wants a page-aligned start.
-	f.last = f.m[off&^(4096-1) : off+n]
+	f.last = f.m[off&^int64(pageSize-1) : off+n]
 	_ = syscall.Madvise(f.last, madvPopulateRead)
 	return f.m[off : off+n : off+n], true
 }

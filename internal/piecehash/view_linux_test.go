@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // countViews counts the reads that gave a view of the page cache.
@@ -125,5 +128,72 @@ func TestViewsKeepResidentSetSmall(t *testing.T) {
 	}
 	if grew := peak.Load() - base; grew > 24<<10 {
 		t.Fatalf("file-backed resident set grew by %d KiB while hashing a 48 MiB file", grew)
+	}
+}
+
+// Verify of a file truncated while viewed reports the file and its pieces,
+// and checks the rest, instead of failing.
+func TestVerifyViewOfTruncatedFile(t *testing.T) {
+	viewsFrom(t, 1<<20)
+	files, content := makeFiles(t, t.TempDir(), []spec{{n: 4 << 20}, {n: 3 << 20}})
+	for _, f := range files {
+		if _, err := os.ReadFile(f.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var once atomic.Bool
+	countViews(t, func(i int) {
+		if i == 0 && once.CompareAndSwap(false, true) {
+			if err := os.Truncate(files[0].Path, 0); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	rep, err := Verify(context.Background(), files, 1<<20, refHash(content, 1<<20), Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := rep.Files[0].State; st != FileWrongSize {
+		t.Fatalf("truncated file: state %v (%v)", st, rep.Files[0].Err)
+	}
+	if rep.Files[1].State != FileOK {
+		t.Fatalf("other file: state %v", rep.Files[1].State)
+	}
+	for p := 4; p < 7; p++ {
+		if rep.Pieces[p] != PieceOK {
+			t.Fatalf("piece %d of the other file: %v", p, rep.Pieces[p])
+		}
+	}
+	if rep.Pieces[0] != PieceMissing {
+		t.Fatalf("piece 0: %v", rep.Pieces[0])
+	}
+}
+
+// A FIFO where a file should be is not opened (that would wait for a
+// writer): Verify reports it and ends.
+func TestVerifyFIFO(t *testing.T) {
+	dir := t.TempDir()
+	files, content := makeFiles(t, dir, []spec{{n: 1 << 20}, {n: 1000}})
+	if err := os.Remove(files[1].Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(files[1].Path, 0o644); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		rep, err := Verify(context.Background(), files, 1<<18, refHash(content, 1<<18), Options{Workers: 2})
+		if err == nil && rep.Files[1].State != FileUnreadable {
+			err = fmt.Errorf("FIFO: state %v", rep.Files[1].State)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Verify did not return")
 	}
 }
