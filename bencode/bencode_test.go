@@ -274,3 +274,14 @@ func BenchmarkParseLarge(b *testing.B) {
 		_ = n
 	}
 }
+
+func TestIsCanonical(t *testing.T) {
+	for in, want := range map[string]bool{
+		"d1:ai1e1:bl1:xee": true, "i0e": true, "": false, "i01e": false, "i-0e": false,
+		"d1:bi1e1:ai2ee": false, "d1:ai1e1:ai2ee": false, "i1ei2e": false, "l": false, "01:a": false,
+	} {
+		if got := IsCanonical([]byte(in)); got != want {
+			t.Errorf("IsCanonical(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -113,7 +113,12 @@ func parse(data []byte, opt Options, withIndex bool) (Value, []*Error, error) {
 
 // IsCanonical reports whether data is exactly one value in canonical form.
 func IsCanonical(data []byte) bool {
-	_, _, err := parse(data, Options{}, false)
+	// One strict scan: the yes or no needs no key path, so no second pass.
+	s := scanner{data: data, opt: Options{MaxDepth: DefaultMaxDepth}}
+	if len(data) == 0 {
+		return false
+	}
+	_, err := s.run()
 	return err == nil
 }
 
