@@ -2,8 +2,9 @@ package session
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // rateMeter is an exponentially weighted byte rate. The event loop owns it.
@@ -44,46 +45,34 @@ func (m *rateMeter) tick(elapsed time.Duration) {
 }
 
 // bucket is a token bucket shared by the connection goroutines of one
-// direction; a nil bucket does not limit.
+// direction; a nil bucket does not limit. Its burst is a quarter second
+// of the rate, at least 64 KiB.
 type bucket struct {
-	mu     sync.Mutex
-	rate   float64 // tokens (bytes) per second
-	burst  float64
-	tokens float64
-	last   time.Time
+	lim   *rate.Limiter
+	burst int
 }
 
 func newBucket(bytesPerSec int64) *bucket {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	burst := max(float64(bytesPerSec)/4, 64<<10)
-	return &bucket{rate: float64(bytesPerSec), burst: burst, tokens: burst, last: time.Now()}
+	burst := int(max(bytesPerSec/4, 64<<10))
+	return &bucket{lim: rate.NewLimiter(rate.Limit(bytesPerSec), burst), burst: burst}
 }
 
-// wait blocks until n bytes may pass, or ctx ends.
+// wait blocks until n bytes may pass, or ctx ends (or would end first,
+// when it has a deadline). An n above the burst passes in burst-sized
+// steps, each paced.
 func (b *bucket) wait(ctx context.Context, n int) error {
 	if b == nil {
 		return nil
 	}
-	for {
-		b.mu.Lock()
-		now := time.Now()
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
-		if b.tokens >= float64(n) || b.tokens >= b.burst {
-			b.tokens -= float64(n)
-			b.mu.Unlock()
-			return nil
+	for n > 0 {
+		step := min(n, b.burst)
+		if err := b.lim.WaitN(ctx, step); err != nil {
+			return err
 		}
-		need := (float64(n) - b.tokens) / b.rate
-		b.mu.Unlock()
-		t := time.NewTimer(time.Duration(need * float64(time.Second)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+		n -= step
 	}
+	return nil
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -38,6 +39,75 @@ func TestRateLimits(t *testing.T) {
 				t.Fatalf("took %s, much slower than the limit", took)
 			}
 			t.Logf("2 MiB at a %s limit of 1 MiB/s: %s", c.name, took.Round(10*time.Millisecond))
+		})
+	}
+}
+
+// TestBucketPacesLargeWaits: a wait for more than the burst still
+// passes, paced at the rate; a nil bucket never waits; a cancelled wait
+// returns the context's error.
+func TestBucketPacesLargeWaits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := (*bucket)(nil).wait(ctx, 1<<30); err != nil {
+		t.Fatalf("nil bucket: %v", err)
+	}
+	if newBucket(0) != nil || newBucket(-1) != nil {
+		t.Fatal("a zero or negative rate should mean no limit")
+	}
+	const rate = 1 << 20 // burst: 256 KiB
+	b := newBucket(rate)
+	start := time.Now()
+	if err := b.wait(ctx, rate/4); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("the first burst waited %s", took)
+	}
+	start = time.Now()
+	if err := b.wait(ctx, rate/2); err != nil { // twice the burst
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("512 KiB at 1 MiB/s with an empty bucket took %s, want about 500ms", took)
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if err := b.wait(done, rate); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+}
+
+// BenchmarkBucketWait is the per-call cost on the hot path: every block
+// sent or received calls wait once. The limited case is set far above
+// what the calls ask for (32 TiB/s), so it measures the bookkeeping, not
+// the pacing.
+func BenchmarkBucketWait(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		rate int64
+	}{{"unlimited", 0}, {"limited", 1 << 45}} {
+		b.Run(c.name, func(b *testing.B) {
+			bk := newBucket(c.rate)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bk.wait(ctx, 16<<10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"-parallel", func(b *testing.B) {
+			bk := newBucket(c.rate)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bk.wait(ctx, 16<<10); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
