@@ -1,6 +1,7 @@
 package dht
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -51,4 +52,43 @@ func BenchmarkMemory10k(b *testing.B) {
 	b.ReportMetric(heap, "heap_MiB")
 	b.ReportMetric(float64(kept), "nodes_kept")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MiB")
+}
+
+// BenchmarkAllow is the cost of the per-source rate limit for one query,
+// from one source and from 50,000 sources in turn (past the bound of the
+// table of sources, so entries are evicted).
+func BenchmarkAllow(b *testing.B) {
+	for _, n := range []int{1, 50000} {
+		b.Run(fmt.Sprint(n, "-sources"), func(b *testing.B) {
+			s := New(discard{}, Config{})
+			addrs := make([]netip.AddrPort, n)
+			for i := range addrs {
+				addrs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 6881)
+			}
+			now := time.Now()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				now = now.Add(time.Microsecond)
+				s.mu.Lock()
+				s.allow(addrs[i%n], now)
+				s.mu.Unlock()
+				i++
+			}
+		})
+		b.Run(fmt.Sprint(n, "-sources-ping"), func(b *testing.B) {
+			s := New(discard{}, Config{ID: ID{1}})
+			ping := []byte("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe")
+			addrs := make([]netip.AddrPort, n)
+			for i := range addrs {
+				addrs[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 6881)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.HandlePacket(addrs[i%n], ping)
+				i++
+			}
+		})
+	}
 }

@@ -272,7 +272,7 @@ func (s *Server) Run(ctx context.Context) {
 			s.rotated = now
 		}
 		s.st.expire(now)
-		clear(s.limits)
+		s.limits.prune(now)
 		refresh := s.tab.stale(now, questionableAfter, randomID)
 		s.mu.Unlock()
 		for _, id := range refresh {

@@ -45,9 +45,15 @@ type Config struct {
 	// MaxPeersPerHash and MaxHashes bound the announced peers kept
 	// (2000 and 10000).
 	MaxPeersPerHash, MaxHashes int
-	// QueryRate is the queries per second answered from one source address
-	// (20, with bursts of twice that); more are dropped.
-	QueryRate float64
+	// QueryRate is the queries per second answered from one source IP
+	// address, whatever its port (20, with bursts of twice that); more are
+	// dropped. MaxQuerySources bounds the addresses tracked (10000); past
+	// it the one seen least recently is forgotten. Loopback sources are
+	// not limited unless LimitLoopback is set: they are this host, and a
+	// local swarm puts every node on one address.
+	QueryRate       float64
+	MaxQuerySources int
+	LimitLoopback   bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Resolver looks up bootstrap host names (net.DefaultResolver when nil).
@@ -72,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueryRate <= 0 {
 		c.QueryRate = 20
+	}
+	if c.MaxQuerySources <= 0 {
+		c.MaxQuerySources = 10000
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -113,7 +122,7 @@ type Server struct {
 	nextTx    uint16
 	secret    [2][16]byte // current and previous token secrets
 	rotated   time.Time
-	limits    map[netip.AddrPort]*limiter
+	limits    *sourceLimits
 	votes     map[netip.Addr]int // external address as reported by others
 	verifying map[netip.AddrPort]bool
 
@@ -131,11 +140,6 @@ type Server struct {
 type pendingKey struct {
 	tx   uint16
 	addr netip.AddrPort
-}
-
-type limiter struct {
-	tokens float64
-	last   time.Time
 }
 
 var (
@@ -156,7 +160,7 @@ func New(w PacketWriter, cfg Config) *Server {
 		tab:       newTable(id, cfg.K, now),
 		st:        newStore(cfg.MaxPeersPerHash, cfg.MaxHashes),
 		pending:   make(map[pendingKey]chan *msg),
-		limits:    make(map[netip.AddrPort]*limiter),
+		limits:    newSourceLimits(cfg.QueryRate, max(1, int(2*cfg.QueryRate)), cfg.MaxQuerySources),
 		votes:     make(map[netip.Addr]int),
 		verifying: make(map[netip.AddrPort]bool),
 		rotated:   now,
@@ -239,23 +243,13 @@ func (s *Server) handleReply(from netip.AddrPort, m *msg) {
 	ch <- m // capacity 1, one send per key
 }
 
-// allow applies the per-source query rate limit.
+// allow applies the per-source query rate limit. Called with s.mu held.
 func (s *Server) allow(from netip.AddrPort, now time.Time) bool {
-	l, ok := s.limits[from]
-	if !ok {
-		if len(s.limits) >= 10000 {
-			clear(s.limits)
-		}
-		l = &limiter{tokens: 2 * s.cfg.QueryRate, last: now}
-		s.limits[from] = l
+	ip := from.Addr().Unmap()
+	if ip.IsLoopback() && !s.cfg.LimitLoopback {
+		return true
 	}
-	l.tokens = min(2*s.cfg.QueryRate, l.tokens+now.Sub(l.last).Seconds()*s.cfg.QueryRate)
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
+	return s.limits.allow(ip, now)
 }
 
 func (s *Server) token(ip netip.Addr, secret [16]byte) []byte {
