@@ -8,9 +8,10 @@ import (
 	"io/fs"
 	"math"
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // On Linux files are used through raw descriptors: os.Open costs several
@@ -19,27 +20,16 @@ import (
 
 const havePrefetch = true
 
-const (
-	fadvSequential = 2
-	fadvWillNeed   = 3
-
-	sysCachestat     = 451 // the same number on every architecture built here
-	madvHugepage     = 14
-	madvCollapse     = 25
-	madvPopulateRead = 22 // Linux 5.14
-	madvDontneed     = 4
-)
-
 // pageSize aligns the start of a view's range for madvise.
-var pageSize = syscall.Getpagesize()
+var pageSize = unix.Getpagesize()
 
 // Filesystems on which direct reads are used: local block-device
 // filesystems, whose O_DIRECT reads are plain device reads. Network and
 // FUSE filesystems are left to their own caching.
 var directFS = map[int64]bool{
-	0xef53:     true, // ext2, ext3, ext4
-	0x58465342: true, // XFS
-	0x9123683e: true, // btrfs
+	unix.EXT4_SUPER_MAGIC:  true, // also ext2 and ext3
+	unix.XFS_SUPER_MAGIC:   true,
+	unix.BTRFS_SUPER_MAGIC: true,
 }
 
 const (
@@ -60,8 +50,8 @@ type rfile struct {
 
 func openFile(path string) (*rfile, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
@@ -81,8 +71,8 @@ func (f *rfile) readAt(b []byte, off int64) (int, error) {
 	}
 	n := 0
 	for n < len(b) {
-		k, err := syscall.Pread(f.fd, b[n:], off+int64(n))
-		if err == syscall.EINTR {
+		k, err := unix.Pread(f.fd, b[n:], off+int64(n))
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
@@ -105,8 +95,8 @@ var errNoDirect = errors.New("piecehash: direct I/O not supported")
 func (f *rfile) canDirect() bool {
 	if f.dio == dioUnknown {
 		f.dio = dioNo
-		var st syscall.Statfs_t
-		if err := syscall.Fstatfs(f.fd, &st); err == nil && directFS[int64(st.Type)] {
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(f.fd, &st); err == nil && directFS[int64(st.Type)] {
 			f.dio = dioOK
 		}
 	}
@@ -117,15 +107,15 @@ func (f *rfile) canDirect() bool {
 func (f *rfile) setDirect(on bool) error {
 	flags := 0
 	if on {
-		flags = syscall.O_DIRECT
+		flags = unix.O_DIRECT
 	}
 	for {
-		_, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(f.fd), syscall.F_SETFL, uintptr(flags))
-		if errno == syscall.EINTR {
+		_, err := unix.FcntlInt(uintptr(f.fd), unix.F_SETFL, flags)
+		if err == unix.EINTR {
 			continue
 		}
-		if errno != 0 {
-			return errno
+		if err != nil {
+			return err
 		}
 		f.direct = on
 		return nil
@@ -152,11 +142,11 @@ func (f *rfile) readDirect(buf []byte, off, n int64) ([]byte, error) {
 	base := off - head
 	got := int64(0)
 	for got < head+k {
-		r, err := syscall.Pread(f.fd, buf[got:want], base+got)
-		if err == syscall.EINTR {
+		r, err := unix.Pread(f.fd, buf[got:want], base+got)
+		if err == unix.EINTR {
 			continue
 		}
-		if err == syscall.EINVAL {
+		if err == unix.EINVAL {
 			f.dio = dioNo
 			f.setDirect(false)
 			return nil, errNoDirect
@@ -180,17 +170,11 @@ var (
 	cachestatOK   bool
 )
 
-type cachestatRange struct{ off, len uint64 }
-
-type cachestatResult struct {
-	cache, dirty, writeback, evicted, recentlyEvicted uint64
-}
-
-func cachestat(fd int, off, n int64) (cachestatResult, syscall.Errno) {
-	r := cachestatRange{off: uint64(off), len: uint64(n)}
-	var c cachestatResult
-	_, _, errno := syscall.Syscall6(sysCachestat, uintptr(fd), uintptr(unsafe.Pointer(&r)), uintptr(unsafe.Pointer(&c)), 0, 0, 0)
-	return c, errno
+func cachestat(fd int, off, n int64) (unix.Cachestat_t, error) {
+	r := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	var c unix.Cachestat_t
+	err := unix.Cachestat(uint(fd), &r, &c, 0)
+	return c, err
 }
 
 // directAvailable reports whether direct reads can be used at all: without
@@ -198,8 +182,9 @@ func cachestat(fd int, off, n int64) (cachestatResult, syscall.Errno) {
 // data on disk, and reading cached data directly would be slower.
 func directAvailable() bool {
 	cachestatOnce.Do(func() {
-		_, errno := cachestat(-1, 0, 1)
-		cachestatOK = errno == syscall.EBADF
+		// A descriptor that is not one: EBADF where the call exists.
+		_, err := cachestat(-1, 0, 1)
+		cachestatOK = err == unix.EBADF
 	})
 	return cachestatOK
 }
@@ -207,20 +192,20 @@ func directAvailable() bool {
 // cached reports whether every page of [off, off+n) is in the page cache.
 // It errs on the side of yes, which means reading through the cache.
 func (f *rfile) cached(off, n int64) bool {
-	c, errno := cachestat(f.fd, off, n)
-	if errno != 0 {
+	c, err := cachestat(f.fd, off, n)
+	if err != nil {
 		return true
 	}
 	const page = 4096
 	pages := (off+n+page-1)/page - off/page
-	return int64(c.cache) >= pages
+	return int64(c.Cache) >= pages
 }
 
 func (f *rfile) stat() (size int64, mtime time.Time, err error) {
-	var st syscall.Stat_t
+	var st unix.Stat_t
 	for {
-		err = syscall.Fstat(f.fd, &st)
-		if err != syscall.EINTR {
+		err = unix.Fstat(f.fd, &st)
+		if err != unix.EINTR {
 			break
 		}
 	}
@@ -233,9 +218,9 @@ func (f *rfile) stat() (size int64, mtime time.Time, err error) {
 func (f *rfile) close() {
 	f.unview()
 	if f.m != nil {
-		syscall.Munmap(f.m)
+		unix.Munmap(f.m)
 	}
-	syscall.Close(f.fd)
+	unix.Close(f.fd)
 }
 
 // view returns the n bytes at off of a file of at least mapMin bytes
@@ -254,11 +239,11 @@ func (f *rfile) view(off, n int64) ([]byte, bool) {
 	}
 	if !f.mapTry {
 		f.mapTry = true
-		var st syscall.Stat_t
-		if syscall.Fstat(f.fd, &st) != nil || st.Size < mapMin || st.Size > math.MaxInt {
+		var st unix.Stat_t
+		if unix.Fstat(f.fd, &st) != nil || st.Size < mapMin || st.Size > math.MaxInt {
 			return nil, false
 		}
-		m, err := syscall.Mmap(f.fd, 0, int(st.Size), syscall.PROT_READ, syscall.MAP_SHARED)
+		m, err := unix.Mmap(f.fd, 0, int(st.Size), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
 			return nil, false
 		}
@@ -270,7 +255,7 @@ func (f *rfile) view(off, n int64) ([]byte, bool) {
 	// Mapping the pages in one call costs less than a fault per 64 KiB;
 	// madvise wants a page-aligned start.
 	f.last = f.m[off&^int64(pageSize-1) : off+n]
-	_ = syscall.Madvise(f.last, madvPopulateRead)
+	_ = unix.Madvise(f.last, unix.MADV_POPULATE_READ)
 	return f.m[off : off+n : off+n], true
 }
 
@@ -278,21 +263,19 @@ func (f *rfile) view(off, n int64) ([]byte, bool) {
 // the page cache): mapped pages count in the resident set.
 func (f *rfile) unview() {
 	if f.last != nil {
-		_ = syscall.Madvise(f.last, madvDontneed)
+		_ = unix.Madvise(f.last, unix.MADV_DONTNEED)
 		f.last = nil
 	}
 }
 
-func (f *rfile) fadvise(off, n int64, advice int) {
-	syscall.Syscall6(syscall.SYS_FADVISE64, uintptr(f.fd), uintptr(off), uintptr(n), uintptr(advice), 0, 0)
-}
+func (f *rfile) fadvise(off, n int64, advice int) { _ = unix.Fadvise(f.fd, off, n, advice) }
 
 // adviseSequential asks for aggressive readahead.
-func (f *rfile) adviseSequential() { f.fadvise(0, 0, fadvSequential) }
+func (f *rfile) adviseSequential() { f.fadvise(0, 0, unix.FADV_SEQUENTIAL) }
 
 // adviseWillNeed starts reading [off, off+n) into the page cache without
 // waiting for it.
-func (f *rfile) adviseWillNeed(off, n int64) { f.fadvise(off, n, fadvWillNeed) }
+func (f *rfile) adviseWillNeed(off, n int64) { f.fadvise(off, n, unix.FADV_WILLNEED) }
 
 // directBuf is a read buffer for direct I/O, backed by huge pages.
 type directBuf struct {
@@ -307,14 +290,14 @@ type directBuf struct {
 // slower than the same read into 2 MiB pages.
 func allocDirect(n int) *directBuf {
 	size := (n + hugePage - 1) &^ (hugePage - 1)
-	m, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	m, err := unix.Mmap(-1, 0, size+hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
 		return nil
 	}
 	skip := int((hugePage - uintptr(unsafe.Pointer(&m[0]))%hugePage) % hugePage)
 	b := m[skip : skip+size]
-	if syscall.Madvise(b, madvHugepage) != nil {
-		syscall.Munmap(m)
+	if unix.Madvise(b, unix.MADV_HUGEPAGE) != nil {
+		unix.Munmap(m)
 		return nil
 	}
 	for i := 0; i < len(b); i += hugePage {
@@ -322,11 +305,11 @@ func allocDirect(n int) *directBuf {
 	}
 	// MADV_COLLAPSE (Linux 6.1) succeeds only once the range is made of
 	// huge pages, whether the faults above gave them or it had to.
-	if syscall.Madvise(b, madvCollapse) != nil {
-		syscall.Munmap(m)
+	if unix.Madvise(b, unix.MADV_COLLAPSE) != nil {
+		unix.Munmap(m)
 		return nil
 	}
 	return &directBuf{mapping: m, b: b[:n:n]}
 }
 
-func (d *directBuf) free() { syscall.Munmap(d.mapping) }
+func (d *directBuf) free() { unix.Munmap(d.mapping) }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -109,5 +112,54 @@ func BenchmarkBucketWait(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestTCPRTT: the kernel's round-trip estimate of a loopback connection
+// is known on Linux (positive, well under a second) and is 0 once the
+// connection is closed. The estimate paces requests as the rates here do.
+func TestTCPRTT(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		io.Copy(c, c) // echo until the client closes
+		accepted <- c
+	}()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := []byte("ping")
+	if _, err := c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	rtt := tcpRTT(c.(*net.TCPConn))
+	if runtime.GOOS == "linux" && (rtt <= 0 || rtt > time.Second) {
+		t.Fatalf("loopback RTT %s", rtt)
+	}
+	c.Close()
+	if got := tcpRTT(c.(*net.TCPConn)); got != 0 {
+		t.Fatalf("RTT of a closed connection: %s", got)
+	}
+	select {
+	case s := <-accepted:
+		if s != nil {
+			s.Close()
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the echo side did not finish")
 	}
 }

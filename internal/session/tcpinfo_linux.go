@@ -2,24 +2,21 @@ package session
 
 import (
 	"net"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// tcpRTT is the kernel's smoothed round-trip time of a TCP connection.
+// tcpRTT is the kernel's smoothed round-trip time of a TCP connection
+// (TCP_INFO), or 0 when it cannot be read.
 func tcpRTT(c *net.TCPConn) time.Duration {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0
 	}
-	var info syscall.TCPInfo
 	var rtt time.Duration
 	rc.Control(func(fd uintptr) {
-		size := uint32(unsafe.Sizeof(info))
-		_, _, e := syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
-			uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&size)), 0)
-		if e == 0 {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 			rtt = time.Duration(info.Rtt) * time.Microsecond
 		}
 	})
