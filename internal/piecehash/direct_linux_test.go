@@ -12,13 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// countDirect counts the direct reads made until the test ends.
-func countDirect(t *testing.T) *atomic.Int64 {
-	var n atomic.Int64
-	old := testHookDirect
-	testHookDirect = func(int, int64, int) { n.Add(1) }
-	t.Cleanup(func() { testHookDirect = old })
-	return &n
+// countDirect returns hooks that count the direct reads in n.
+func countDirect(n *atomic.Int64) *hooks {
+	return &hooks{direct: func(int, int64, int) { n.Add(1) }}
 }
 
 // withDirect makes every read of a non-pad file direct, with small buffers
@@ -33,9 +29,9 @@ func withDirect(t *testing.T, bufLen int) {
 func requireDirect(t *testing.T, dir string) {
 	t.Helper()
 	withDirect(t, 8192)
-	n := countDirect(t)
+	var n atomic.Int64
 	files, content := makeFiles(t, dir, []spec{{n: 10000}})
-	got, err := Hash(context.Background(), files, 4096, Options{Workers: 1})
+	got, err := Hash(context.Background(), files, 4096, Options{Workers: 1, hooks: countDirect(&n)})
 	if err != nil || !bytes.Equal(got, refHash(content, 4096)) {
 		t.Fatalf("probe: %v", err)
 	}
@@ -69,10 +65,11 @@ func TestDirectOnlyWhenNotCached(t *testing.T) {
 	forceDirect = false
 	files, content := makeFiles(t, dir, []spec{{n: 3<<20 + 5}, {n: 1000}, {n: 2 << 20}})
 	want := refHash(content, 1<<18)
-	n := countDirect(t)
+	var n atomic.Int64
+	count := countDirect(&n)
 	hash := func() {
 		t.Helper()
-		got, err := Hash(context.Background(), files, 1<<18, Options{Workers: 2})
+		got, err := Hash(context.Background(), files, 1<<18, Options{Workers: 2, hooks: count})
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("hash: %v, equal %v", err, bytes.Equal(got, want))
 		}

@@ -61,13 +61,31 @@ var (
 	forceDirect = false
 )
 
-// testHookRead, if set, is called after each successful read of a file;
-// testHookDirect too, after each successful direct read.
-var testHookRead, testHookDirect func(file int, fileOff int64, n int)
+// hooks observe an engine's reads as they happen. Only this package's
+// tests set them, through Options.hooks; a nil *hooks observes nothing.
+type hooks struct {
+	read   func(file int, fileOff int64, n int) // after each successful read
+	direct func(file int, fileOff int64, n int) // after each successful direct read, too
+	view   func(file int)                       // when a read gives a view of the page cache, before it is hashed
+}
 
-// testHookView, when set, is called with the file's index each time a read
-// gives a view of the page cache, before it is hashed.
-var testHookView func(file int)
+func (h *hooks) onRead(file int, fileOff int64, n int, direct bool) {
+	if h == nil {
+		return
+	}
+	if h.read != nil {
+		h.read(file, fileOff, n)
+	}
+	if direct && h.direct != nil {
+		h.direct(file, fileOff, n)
+	}
+}
+
+func (h *hooks) onView(file int) {
+	if h != nil && h.view != nil {
+		h.view(file)
+	}
+}
 
 // statInfo is what the initial pass learned about a file.
 type statInfo struct {
@@ -84,6 +102,7 @@ type engine struct {
 	verify  bool
 	workers int // goroutines that may hash at the same time
 	chunk   int
+	hooks   *hooks
 
 	direct  bool          // files of at least directMin bytes may be read directly
 	readers int           // goroutines taking units: workers, plus directExtra when direct
@@ -650,9 +669,7 @@ func (w *worker) readFile(i int, fileOff, n int64, direct bool) ([]byte, error) 
 		}
 		if viewed {
 			w.viewed, err = true, nil // a failed direct read left errNoDirect
-			if testHookView != nil {
-				testHookView(i)
-			}
+			e.hooks.onView(i)
 		} else {
 			var k int
 			k, err = f.readAt(w.buf[:want], fileOff)
@@ -661,12 +678,7 @@ func (w *worker) readFile(i int, fileOff, n int64, direct bool) ([]byte, error) 
 	}
 	e.read.Add(int64(len(b)))
 	if err == nil {
-		if testHookRead != nil {
-			testHookRead(i, fileOff, len(b))
-		}
-		if direct && testHookDirect != nil {
-			testHookDirect(i, fileOff, len(b))
-		}
+		e.hooks.onRead(i, fileOff, len(b), direct)
 		return b, nil
 	}
 	if errors.Is(err, io.EOF) {

@@ -38,7 +38,7 @@ func Hash(ctx context.Context, files []File, pieceLen int64, opt Options) ([]byt
 			return nil, fmt.Errorf("%s: %w: %d bytes on disk, expected %d", f.Path, ErrWrongSize, in.size, f.Length)
 		}
 	}
-	e := &engine{l: l, workers: opt.workers(), out: make([]byte, l.n*sha1.Size), info: info}
+	e := &engine{l: l, workers: opt.workers(), out: make([]byte, l.n*sha1.Size), info: info, hooks: opt.hooks}
 	if err := e.run(ctx, opt.Progress); err != nil {
 		return nil, err
 	}

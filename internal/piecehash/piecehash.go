@@ -174,6 +174,8 @@ type Options struct {
 	// second, never concurrently with itself, from any goroutine; the last
 	// call, made before Hash or Verify returns successfully, reports the total.
 	Progress func(done int64)
+
+	hooks *hooks // set by this package's tests only
 }
 
 // Errors a caller may test for with errors.Is.

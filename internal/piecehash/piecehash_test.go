@@ -69,10 +69,8 @@ func withChunk(t testing.TB, n int) {
 	t.Cleanup(func() { readChunk = old })
 }
 
-func withHook(t testing.TB, fn func(file int, off int64, n int)) {
-	testHookRead = fn
-	t.Cleanup(func() { testHookRead = nil })
-}
+// onRead returns hooks that call fn after each read.
+func onRead(fn func(file int, off int64, n int)) *hooks { return &hooks{read: fn} }
 
 var layouts = []struct {
 	name  string
@@ -298,7 +296,7 @@ func TestHashFileChanges(t *testing.T) {
 				files, _ := makeFiles(t, t.TempDir(), []spec{{n: 10000}, {n: 40000}, {n: 10000}})
 				withChunk(t, 4096)
 				var once sync.Once
-				withHook(t, func(file int, _ int64, _ int) {
+				mutate := onRead(func(file int, _ int64, _ int) {
 					if file == 1 {
 						once.Do(func() {
 							if err := change(files[1].Path); err != nil {
@@ -307,7 +305,7 @@ func TestHashFileChanges(t *testing.T) {
 						})
 					}
 				})
-				got, err := Hash(context.Background(), files, 4096, Options{Workers: workers})
+				got, err := Hash(context.Background(), files, 4096, Options{Workers: workers, hooks: mutate})
 				if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), files[1].Path) || got != nil {
 					t.Fatalf("got %d bytes, %v", len(got), err)
 				}
@@ -329,7 +327,7 @@ func TestHashCancel(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	reads, after := 0, 0
-	withHook(t, func(int, int64, int) {
+	count := onRead(func(int, int64, int) {
 		mu.Lock()
 		defer mu.Unlock()
 		reads++
@@ -339,7 +337,7 @@ func TestHashCancel(t *testing.T) {
 			after++
 		}
 	})
-	got, err := Hash(ctx, files, 16384, Options{Workers: 4})
+	got, err := Hash(ctx, files, 16384, Options{Workers: 4, hooks: count})
 	if !errors.Is(err, context.Canceled) || got != nil {
 		t.Fatalf("got %d bytes, %v", len(got), err)
 	}
@@ -353,12 +351,13 @@ func TestProgress(t *testing.T) {
 	withChunk(t, 16384)
 	var mu sync.Mutex
 	var calls []int64
+	// Each read takes at least a millisecond, so that the run lasts long
+	// enough for the progress calls to be spaced out.
 	opt := Options{Workers: 2, Progress: func(done int64) {
 		mu.Lock()
 		calls = append(calls, done)
 		mu.Unlock()
-	}}
-	withHook(t, func(int, int64, int) { time.Sleep(time.Millisecond) })
+	}, hooks: onRead(func(int, int64, int) { time.Sleep(time.Millisecond) })}
 	start := time.Now()
 	if _, err := Hash(context.Background(), files, 65536, opt); err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func verify(ctx context.Context, files []File, pieceLen int64, expected []byte, 
 	}
 
 	states := make([]PieceState, l.n)
-	e := &engine{l: l, verify: true, workers: opt.workers(), expected: expected, states: states, info: info, reports: reports}
+	e := &engine{l: l, verify: true, workers: opt.workers(), expected: expected, states: states, info: info, reports: reports, hooks: opt.hooks}
 	switch {
 	case allAvail && req == nil:
 	case allAvail:

@@ -266,10 +266,10 @@ func TestVerifyShrinksDuringRead(t *testing.T) {
 	expected := refHash(content, 4096)
 	withChunk(t, 4096)
 	var once sync.Once
-	withHook(t, func(int, int64, int) {
+	truncate := onRead(func(int, int64, int) {
 		once.Do(func() { os.Truncate(files[0].Path, 10000) })
 	})
-	rep, err := Verify(context.Background(), files, 4096, expected, Options{Workers: 1})
+	rep, err := Verify(context.Background(), files, 4096, expected, Options{Workers: 1, hooks: truncate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestVerifyCancel(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	reads, after := 0, 0
-	withHook(t, func(int, int64, int) {
+	count := onRead(func(int, int64, int) {
 		mu.Lock()
 		defer mu.Unlock()
 		reads++
@@ -337,7 +337,7 @@ func TestVerifyCancel(t *testing.T) {
 			after++
 		}
 	})
-	rep, err := Verify(ctx, files, 16384, expected, Options{Workers: 4})
+	rep, err := Verify(ctx, files, 16384, expected, Options{Workers: 4, hooks: count})
 	if !errors.Is(err, context.Canceled) || rep != nil {
 		t.Fatalf("got %v, %v", rep, err)
 	}

@@ -16,18 +16,15 @@ import (
 	"time"
 )
 
-// countViews counts the reads that gave a view of the page cache.
-func countViews(t *testing.T, then func(file int)) *atomic.Int64 {
-	var n atomic.Int64
-	old := testHookView
-	testHookView = func(i int) {
+// countViews returns hooks that count in n the reads that gave a view of
+// the page cache, and then call then, if set.
+func countViews(n *atomic.Int64, then func(file int)) *hooks {
+	return &hooks{view: func(i int) {
 		n.Add(1)
 		if then != nil {
 			then(i)
 		}
-	}
-	t.Cleanup(func() { testHookView = old })
-	return &n
+	}}
 }
 
 // viewsFrom makes files of n bytes or more hashed through views until the
@@ -51,8 +48,8 @@ func TestViews(t *testing.T) {
 		}
 	}
 	for _, pl := range []int64{16 << 10, 256 << 10, 4 << 20} {
-		n := countViews(t, nil)
-		got, err := Hash(context.Background(), files, pl, Options{Workers: 2})
+		var n atomic.Int64
+		got, err := Hash(context.Background(), files, pl, Options{Workers: 2, hooks: countViews(&n, nil)})
 		if err != nil || !bytes.Equal(got, refHash(content, pl)) {
 			t.Fatalf("piece length %d: %v, equal %v", pl, err, bytes.Equal(got, refHash(content, pl)))
 		}
@@ -75,14 +72,15 @@ func TestViewOfTruncatedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var once atomic.Bool
-	countViews(t, func(int) {
+	var n atomic.Int64
+	truncate := countViews(&n, func(int) {
 		if once.CompareAndSwap(false, true) {
 			if err := os.Truncate(files[0].Path, 0); err != nil {
 				t.Error(err)
 			}
 		}
 	})
-	_, err := Hash(context.Background(), files, 1<<20, Options{Workers: 1})
+	_, err := Hash(context.Background(), files, 1<<20, Options{Workers: 1, hooks: truncate})
 	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "truncated while read") {
 		t.Fatalf("err = %v, want ErrFileChanged from the fault", err)
 	}
@@ -113,13 +111,13 @@ func TestViewsKeepResidentSetSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := rssFileKiB(t)
-	var peak atomic.Int64
-	n := countViews(t, func(int) {
+	var peak, n atomic.Int64
+	sample := countViews(&n, func(int) {
 		if r := rssFileKiB(t); r > peak.Load() {
 			peak.Store(r)
 		}
 	})
-	got, err := Hash(context.Background(), files, 1<<20, Options{Workers: 2})
+	got, err := Hash(context.Background(), files, 1<<20, Options{Workers: 2, hooks: sample})
 	if err != nil || !bytes.Equal(got, refHash(content, 1<<20)) {
 		t.Fatalf("hash: %v", err)
 	}
@@ -142,14 +140,15 @@ func TestVerifyViewOfTruncatedFile(t *testing.T) {
 		}
 	}
 	var once atomic.Bool
-	countViews(t, func(i int) {
+	var n atomic.Int64
+	truncate := countViews(&n, func(i int) {
 		if i == 0 && once.CompareAndSwap(false, true) {
 			if err := os.Truncate(files[0].Path, 0); err != nil {
 				t.Error(err)
 			}
 		}
 	})
-	rep, err := Verify(context.Background(), files, 1<<20, refHash(content, 1<<20), Options{Workers: 1})
+	rep, err := Verify(context.Background(), files, 1<<20, refHash(content, 1<<20), Options{Workers: 1, hooks: truncate})
 	if err != nil {
 		t.Fatal(err)
 	}
