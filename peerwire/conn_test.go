@@ -37,6 +37,8 @@ func tcpPair(t testing.TB) (dialed, accepted net.Conn) {
 	return dialed, r.c
 }
 
+// TestHandshakeConn: both handshakes succeed under their deadline, and
+// both clear it: once the instant has passed, messages still go both ways.
 func TestHandshakeConn(t *testing.T) {
 	dialed, accepted := tcpPair(t)
 	client := testHandshake()
@@ -50,36 +52,55 @@ func TestHandshakeConn(t *testing.T) {
 		peer Handshake
 		err  error
 	}
+	deadline := time.Now().Add(500 * time.Millisecond)
 	ch := make(chan result, 1)
 	go func() {
-		peer, err := HandshakeIncoming(accepted, time.Now().Add(200*time.Millisecond), func(ih [20]byte) (Handshake, bool) {
+		peer, err := HandshakeIncoming(accepted, deadline, func(ih [20]byte) (Handshake, bool) {
 			return server, ih == server.InfoHash
 		})
-		if err == nil {
-			// Sent only after the deadline has passed: it must still arrive.
-			time.Sleep(300 * time.Millisecond)
-			_, err = accepted.Write(AppendMessage(nil, Message{Kind: HaveAll}))
-		}
 		ch <- result{peer, err}
 	}()
-	got, err := HandshakeOutgoing(dialed, client, time.Now().Add(200*time.Millisecond))
+	got, err := HandshakeOutgoing(dialed, client, deadline)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != server {
 		t.Errorf("outgoing side got %+v, want %+v", got, server)
 	}
-	r := <-ch
+	r := <-ch // HandshakeIncoming returns by its deadline
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	if r.peer != client {
 		t.Errorf("incoming side got %+v, want %+v", r.peer, client)
 	}
-	m, err := NewReader(dialed).ReadMessage()
-	if err != nil || m.Kind != HaveAll {
-		t.Fatalf("message after handshake: %v, %v (deadline not cleared?)", m, err)
+
+	// The event waited for is the deadline's instant itself.
+	<-time.After(time.Until(deadline) + 10*time.Millisecond)
+	exchange := func(from, to net.Conn, kind Kind) {
+		t.Helper()
+		got := make(chan error, 1)
+		go func() {
+			m, err := NewReader(to).ReadMessage()
+			if err == nil && m.Kind != kind {
+				err = errors.New("got " + m.Kind.String())
+			}
+			got <- err
+		}()
+		if _, err := from.Write(AppendMessage(nil, Message{Kind: kind})); err != nil {
+			t.Fatalf("write %v after the deadline: %v (deadline not cleared?)", kind, err)
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("read %v after the deadline: %v (deadline not cleared?)", kind, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v sent after the deadline never arrived", kind)
+		}
 	}
+	exchange(accepted, dialed, HaveAll)
+	exchange(dialed, accepted, Interested)
 }
 
 func TestHandshakeIncomingUnknown(t *testing.T) {
