@@ -228,26 +228,6 @@ func TestMarshal(t *testing.T) {
 	}
 }
 
-func TestUnmarshal(t *testing.T) {
-	var out struct {
-		Interval int64  `bencode:"interval"`
-		Peers    string `bencode:"peers"`
-	}
-	if err := Unmarshal([]byte("d8:intervali1800e5:peers6:abcdefe"), &out, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if out.Interval != 1800 || out.Peers != "abcdef" {
-		t.Fatalf("%+v", out)
-	}
-	// Hostile input is refused by validation before the mapping sees it.
-	if err := Unmarshal([]byte("d8:intervali1800e5:peers999999999:x"), &out, Options{}); !errors.Is(err, ErrStringLength) {
-		t.Fatalf("hostile: %v", err)
-	}
-	if err := Unmarshal([]byte("i1ejunk"), &out, Options{}); !errors.Is(err, ErrTrailing) {
-		t.Fatalf("trailing: %v", err)
-	}
-}
-
 func BenchmarkParseLarge(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString("d5:filesl")

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	zeebo "github.com/zeebo/bencode"
 )
 
 // ErrUnsupported is returned by Marshal for Go values bencode cannot express.
@@ -165,18 +163,4 @@ func AppendInt(dst []byte, n int64) []byte {
 	dst = append(dst, 'i')
 	dst = strconv.AppendInt(dst, n, 10)
 	return append(dst, 'e')
-}
-
-// Unmarshal validates data with Parse and only then maps it onto v (a pointer
-// to a struct, map, slice or scalar) with github.com/zeebo/bencode. Use int64
-// fields for integers: the mapping truncates silently into narrower types.
-func Unmarshal(data []byte, v any, opt Options) error {
-	root, _, err := Parse(data, opt)
-	if err != nil {
-		return err
-	}
-	if err := zeebo.DecodeBytes(root.Raw(), v); err != nil {
-		return fmt.Errorf("bencode: %w", err)
-	}
-	return nil
 }
