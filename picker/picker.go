@@ -493,6 +493,15 @@ func (p *Picker) Interesting(peer PeerID) bool {
 	return ps.want > 0
 }
 
+// PeerPieces returns how many pieces peer has (repeated have messages
+// count once) and whether it has them all.
+func (p *Picker) PeerPieces(peer PeerID) (n int, seed bool) {
+	if ps := p.peers[peer]; ps != nil {
+		return ps.count, ps.seed
+	}
+	return 0, false
+}
+
 // Outstanding returns the number of our requests to peer not yet answered.
 func (p *Picker) Outstanding(peer PeerID) int {
 	if ps := p.peers[peer]; ps != nil {

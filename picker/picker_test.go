@@ -269,6 +269,27 @@ func TestHavesMakeASeed(t *testing.T) {
 	mustCheck(t, p)
 }
 
+// TestRepeatedHavesCountOnce: a peer repeating have for one piece does not
+// grow its count, nor become a seed.
+func TestRepeatedHavesCountOnce(t *testing.T) {
+	p := newTest(t, 16*kib, 48*kib, nil)
+	for range 5 {
+		must(t, p.PeerHas(7, 1))
+	}
+	if n, seed := p.PeerPieces(7); n != 1 || seed {
+		t.Fatalf("PeerPieces = %d, %v; want 1, false", n, seed)
+	}
+	must(t, p.PeerHas(7, 0))
+	must(t, p.PeerHas(7, 2))
+	if n, seed := p.PeerPieces(7); n != 3 || !seed {
+		t.Fatalf("PeerPieces = %d, %v; want 3, true", n, seed)
+	}
+	if n, seed := p.PeerPieces(99); n != 0 || seed {
+		t.Fatalf("unknown peer: %d, %v", n, seed)
+	}
+	mustCheck(t, p)
+}
+
 func TestEqualRarityIsRandom(t *testing.T) {
 	// Ten pieces, all held by one seed: every piece must come first for
 	// some seed of the generator.

@@ -254,12 +254,12 @@ func (m *Model) togglePause() {
 		return
 	}
 	var err error
-	if m.st.State == "paused" {
+	if m.st.State == session.StatePaused {
 		err = m.o.Control.Resume()
-		m.st.State = "downloading"
+		m.st.State = session.StateDownloading
 	} else {
 		err = m.o.Control.Pause()
-		m.st.State = "paused"
+		m.st.State = session.StatePaused
 	}
 	m.note(err)
 }

@@ -27,8 +27,9 @@ func fixture() session.Stats {
 		Name: "tt-demo", Pieces: n, PieceLength: 256 << 10, Have: 50, Total: int64(n) * 256 << 10,
 		Wanted: int64(n-10) * 256 << 10, Left: int64(60) * 256 << 10,
 		Downloaded: 14 << 20, Uploaded: 3 << 20, Wasted: 32 << 10, DownRate: 6.5 * (1 << 20), UpRate: 512 << 10,
-		HashFails: 1, Banned: 1, Known: 7, Elapsed: 83 * time.Second, State: "downloading",
-		Sources: map[string]int{"tracker": 2, "incoming": 1}, KnownBy: map[string]int{"tracker": 5, "pex": 2},
+		HashFails: 1, Banned: 1, Known: 7, Elapsed: 83 * time.Second, State: session.StateDownloading,
+		Sources: map[session.PeerSource]int{session.SourceTracker: 2, session.SourceIncoming: 1},
+		KnownBy: map[session.PeerSource]int{session.SourceTracker: 5, session.SourcePEX: 2},
 	}
 	st.PieceState = make([]uint8, n)
 	st.Availability = make([]uint16, n)
@@ -44,11 +45,11 @@ func fixture() session.Stats {
 		st.Availability[i] = uint16(i % 5)
 	}
 	st.Peers = []session.PeerStats{
-		{Addr: "127.0.0.1:40001", Client: "libtorrent/2.0.8", Source: "tracker", AmInterested: true, PeerInterested: true,
+		{Addr: "127.0.0.1:40001", Client: "libtorrent/2.0.8", Source: session.SourceTracker, AmInterested: true, PeerInterested: true,
 			Seed: true, DownRate: 4 << 20, UpRate: 0, Progress: 1, Requests: 312, ChokeReason: "not interested", AmChoking: true},
-		{Addr: "127.0.0.1:40002", Client: "tt 0.1.0", Source: "tracker", AmInterested: true, PeerInterested: true,
+		{Addr: "127.0.0.1:40002", Client: "tt 0.1.0", Source: session.SourceTracker, AmInterested: true, PeerInterested: true,
 			DownRate: 2.5 * (1 << 20), UpRate: 512 << 10, Progress: 0.42, Requests: 96, ChokeReason: "top rate", Optimistic: false},
-		{Addr: "[::1]:40003", Client: "", Source: "incoming", PeerChoking: true, AmInterested: true, PeerInterested: true,
+		{Addr: "[::1]:40003", Client: "", Source: session.SourceIncoming, PeerChoking: true, AmInterested: true, PeerInterested: true,
 			Snubbed: true, Progress: 0.1, ChokeReason: "optimistic", Optimistic: true},
 	}
 	st.Files = []session.FileStats{
@@ -58,8 +59,8 @@ func fixture() session.Stats {
 		{Path: "extras/making-of.mp4", Length: 2 << 20, Done: 0, Priority: picker.Skip},
 	}
 	st.Trackers = []session.TrackerStats{
-		{URL: "http://127.0.0.1:6969/announce", Tier: 0, Status: "working", Seeders: 3, Leechers: 2, Peers: 4, Last: t0.Add(-20 * time.Second), Next: t0.Add(100 * time.Second)},
-		{URL: "udp://127.0.0.1:6969", Tier: 0, Status: "error", Error: "tracker: timed out after 4 tries", Next: t0.Add(15 * time.Second)},
+		{URL: "http://127.0.0.1:6969/announce", Tier: 0, Status: session.TrackerWorking, Seeders: 3, Leechers: 2, Peers: 4, Last: t0.Add(-20 * time.Second), Next: t0.Add(100 * time.Second)},
+		{URL: "udp://127.0.0.1:6969", Tier: 0, Status: session.TrackerError, Error: "tracker: timed out after 4 tries", Next: t0.Add(15 * time.Second)},
 	}
 	return st
 }
@@ -194,13 +195,16 @@ func TestDumbTerminalGolden(t *testing.T) {
 }
 
 func TestStates(t *testing.T) {
-	for _, c := range []struct{ state, reason, want string }{
-		{"stalled", "no peers connected", "stalled: no peers connected"},
-		{"paused", "", "paused (p resumes)"},
-		{"seeding", "", "seeding"},
-		{"endgame", "", "endgame"},
-		{"checking", "", "checking the data on disk"},
-		{"fetching metadata", "2 of 5 pieces", "fetching metadata from peers: 2 of 5 pieces"},
+	for _, c := range []struct {
+		state        session.State
+		reason, want string
+	}{
+		{session.StateStalled, "no peers connected", "stalled: no peers connected"},
+		{session.StatePaused, "", "paused (p resumes)"},
+		{session.StateSeeding, "", "seeding"},
+		{session.StateEndgame, "", "endgame"},
+		{session.StateChecking, "", "checking the data on disk"},
+		{session.StateFetchingMetadata, "2 of 5 pieces", "fetching metadata from peers: 2 of 5 pieces"},
 	} {
 		m := newTest(nil, false)
 		st := fixture()
@@ -285,7 +289,7 @@ func TestKeysFilesAndPause(t *testing.T) {
 	m, _ = update(m, key("j"), key("+"), key("j"), key("-"), key("j"), key(" "), key("j"), key("j"))
 	m, _ = update(m, key("p"))
 	st := fixture()
-	st.State = "paused"
+	st.State = session.StatePaused
 	m, _ = update(m, statsMsg(st), key("p"))
 	want := []string{"prio 0 0", "prio 1 7", "prio 2 1", "prio 3 4", "pause", "resume"}
 	if fmt.Sprint(ctl.calls) != fmt.Sprint(want) {

@@ -129,23 +129,19 @@ func (m Model) fit(s string, w int) string {
 
 func (m Model) stateLine() string {
 	st := m.st
-	s := st.State
-	if s == "" {
-		s = "downloading"
-	}
-	switch s {
-	case "stalled":
+	switch st.State {
+	case session.StateStalled:
 		return m.sty.bad.Render("stalled") + ": " + st.Reason
-	case "seeding", "complete":
-		return m.sty.good.Render(s)
-	case "paused":
+	case session.StateSeeding, session.StateComplete:
+		return m.sty.good.Render(st.State.String())
+	case session.StatePaused:
 		return m.sty.title.Render("paused") + " (p resumes)"
-	case "checking":
+	case session.StateChecking:
 		return "checking the data on disk"
-	case "fetching metadata":
+	case session.StateFetchingMetadata:
 		return "fetching metadata from peers: " + st.Reason
 	}
-	return s
+	return st.State.String()
 }
 
 func (m Model) overview(w int) []string {
@@ -189,7 +185,7 @@ func (m Model) overview(w int) []string {
 	if n := len(st.Trackers); n > 0 {
 		working := 0
 		for _, t := range st.Trackers {
-			if t.Status == "working" {
+			if t.Status == session.TrackerWorking {
 				working++
 			}
 		}
@@ -207,7 +203,8 @@ func (m Model) peerSummary() string {
 		}
 	}
 	var src []string
-	for _, k := range []string{"tracker", "dht", "pex", "lsd", "incoming", "manual"} {
+	for _, k := range []session.PeerSource{session.SourceTracker, session.SourceDHT, session.SourcePEX,
+		session.SourceLSD, session.SourceIncoming, session.SourceManual} {
 		n, known := st.Sources[k], st.KnownBy[k]
 		switch {
 		case known > 0:
@@ -505,7 +502,7 @@ func (m Model) trackers(w int) []string {
 	lines = append(lines, m.sty.label.Render(m.fit(fmt.Sprintf("%-4s %-12s %7s %7s %6s %-7s %-7s  %s", "tier", "status", "seeds", "leech", "peers", "last", "next", "url"), w)))
 	for _, t := range ts {
 		next := "-"
-		if !t.Next.IsZero() && t.Status != "disabled" {
+		if !t.Next.IsZero() && t.Status != session.TrackerDisabled {
 			until := t.Next.Sub(m.o.Now())
 			next = shortDuration(until)
 			if until <= 0 {
@@ -519,12 +516,12 @@ func (m Model) trackers(w int) []string {
 				last = shortDuration(m.o.Now().Sub(t.Last))
 			}
 		}
-		status := t.Status
+		status := t.Status.String()
 		st := lipgloss.NewStyle()
-		switch status {
-		case "working":
+		switch t.Status {
+		case session.TrackerWorking:
 			st = m.sty.good
-		case "error":
+		case session.TrackerError:
 			st = m.sty.bad
 		}
 		lines = append(lines, m.fit(fmt.Sprintf("%-4d ", t.Tier+1)+st.Render(fmt.Sprintf("%-12s", status))+

@@ -71,106 +71,176 @@ func Seed(ctx context.Context, env *Env, o SwarmOptions) error {
 	return runSwarm(ctx, env, o, true)
 }
 
-func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error {
-	if o.Torrent == "" {
-		return Usagef("missing TORRENT")
-	}
-	peers, err := parsePeers(o.Peers)
-	if err != nil {
-		return Exit(ExitUsage, err)
-	}
-	enc, err := session.ParseEncryption(o.Encryption)
-	if err != nil {
-		return Usagef("--encryption %q: want prefer, require or disable", o.Encryption)
-	}
-	transport, err := session.ParseTransport(o.Transport)
-	if err != nil {
-		return Usagef("--transport %q: want both, tcp or utp", o.Transport)
-	}
-	magnet := metainfo.IsMagnet(o.Torrent)
-	if magnet && seeding {
-		return Usagef("seed: a .torrent file is needed, not a magnet link (tt get can fetch its metadata)")
-	}
-	var mag *metainfo.Magnet
-	if magnet {
-		if mag, err = metainfo.ParseMagnet(o.Torrent); err != nil {
-			return Exit(ExitBadTorrent, err)
-		}
-		if !mag.HasV1 {
-			return Exit(ExitBadTorrent, fmt.Errorf("magnet link: no v1 info-hash (urn:btih); v2-only swarms are not supported"))
-		}
-	}
+// swarmInput is a swarm command's input, resolved: a torrent, or a
+// magnet link whose metadata the session fetches.
+type swarmInput struct {
+	t         *metainfo.Torrent // nil for a magnet link
+	mag       *metainfo.Magnet
+	peers     []netip.AddrPort
+	enc       session.Encryption
+	transport session.Transport
+}
 
+func (in *swarmInput) name() (string, [20]byte) {
+	if in.t != nil {
+		return in.t.Info.Name, in.t.InfoHash
+	}
+	return in.mag.Name, in.mag.InfoHash
+}
+
+// tiers are a magnet link's trackers, one tier each.
+func (in *swarmInput) tiers() [][]string {
+	var tiers [][]string
+	for _, tr := range in.mag.Trackers {
+		tiers = append(tiers, []string{tr})
+	}
+	return tiers
+}
+
+// resolveSwarm checks a swarm command's flags and reads its torrent or
+// magnet link.
+func resolveSwarm(env *Env, o SwarmOptions, link string, seeding bool) (*swarmInput, error) {
+	if link == "" {
+		return nil, Usagef("missing TORRENT")
+	}
+	in := &swarmInput{}
+	var err error
+	if in.peers, err = parsePeers(o.Peers); err != nil {
+		return nil, Exit(ExitUsage, err)
+	}
+	if in.enc, err = session.ParseEncryption(o.Encryption); err != nil {
+		return nil, Usagef("--encryption %q: want prefer, require or disable", o.Encryption)
+	}
+	if in.transport, err = session.ParseTransport(o.Transport); err != nil {
+		return nil, Usagef("--transport %q: want both, tcp or utp", o.Transport)
+	}
+	if !metainfo.IsMagnet(link) {
+		if in.t, err = loadTorrent(env, link); err != nil {
+			return nil, err
+		}
+		if in.t.V2Only() {
+			return nil, Exit(ExitBadTorrent, fmt.Errorf("%s: %w", link, metainfo.ErrV2Only))
+		}
+		return in, nil
+	}
+	if seeding {
+		return nil, Usagef("seed: a .torrent file is needed, not a magnet link (tt get can fetch its metadata)")
+	}
+	if in.mag, err = metainfo.ParseMagnet(link); err != nil {
+		return nil, Exit(ExitBadTorrent, err)
+	}
+	if !in.mag.HasV1 {
+		return nil, Exit(ExitBadTorrent, errors.New("magnet link: no v1 info-hash (urn:btih); v2-only swarms are not supported"))
+	}
+	for _, p := range in.mag.Peers {
+		if ap, err := netip.ParseAddrPort(p); err == nil {
+			in.peers = append(in.peers, ap)
+		}
+	}
+	return in, nil
+}
+
+// swarmNet is a swarm command's sockets: the TCP listener and the shared
+// UDP socket (uTP, UDP trackers, the DHT) with local discovery.
+type swarmNet struct {
+	ln   net.Listener
+	port uint16
+	udp  *udpStack
+}
+
+func openSwarmNet(env *Env, o SwarmOptions, in *swarmInput) (*swarmNet, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Bind, strconv.Itoa(o.Port)))
 	if err != nil {
-		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Port, err))
+		return nil, Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Port, err))
 	}
-	defer ln.Close()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	var ew *eventWriter
-	if o.JSON {
-		ew = newEventWriter(env.Stdout)
-		defer ew.Close()
-		ew.Emit(session.Event{Time: time.Now(), Type: "listening", Port: int(port)})
-	}
-	var t *metainfo.Torrent
-	if !magnet {
-		if t, err = loadTorrent(env, o.Torrent); err != nil {
-			return err
-		}
-	}
 	// A private torrent (BEP 27) never uses the DHT or local discovery. A
 	// magnet link cannot say; its session turns both off if the metadata
 	// is private.
-	udp, err := openUDP(env, o, port, magnet || !t.Info.Private)
+	udp, err := openUDP(env, o, port, in.t == nil || !in.t.Info.Private)
 	if err != nil {
-		return err
+		ln.Close()
+		return nil, err
 	}
-	defer udp.Close()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if o.Timeout > 0 {
-		var c context.CancelFunc
-		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
-		defer c()
-	}
-	tuiOn := useTUI(env, o)
-	var view *live
-	if tuiOn {
-		name, ih := "", [20]byte{}
-		if t != nil {
-			name, ih = t.Info.Name, t.InfoHash
-		} else {
-			name, ih = mag.Name, mag.InfoHash
+	return &swarmNet{ln: ln, port: port, udp: udp}, nil
+}
+
+func (n *swarmNet) Close() {
+	n.ln.Close()
+	n.udp.Close()
+}
+
+// serve accepts peers on both transports until ctx ends; a listener that
+// fails is reported, once, and the session carries on with what it has.
+func (n *swarmNet) serve(ctx context.Context, env *Env, s *session.Session, ew *eventWriter, quiet bool) {
+	report := func(what string, err error) {
+		if err == nil || ctx.Err() != nil {
+			return
 		}
-		view = startLive(env, o, name, ih, stop)
-		defer view.finish()
-	}
-	if magnet {
-		if t, err = fetchMagnet(runCtx, env, o, mag, peers, port, enc, transport, udp, ew, view); err != nil {
-			if view != nil && view.ctl.stopped.Load() {
-				return Exit(ExitInterrupted, errors.New("stopped while fetching the metadata"))
-			}
-			return err
+		if ew != nil {
+			ew.Emit(session.Event{Time: time.Now(), Type: session.EvListenError, Transport: what, Error: err.Error()})
+		} else if !quiet {
+			fmt.Fprintf(env.Stderr, "tt: %s listener stopped: %v\n", what, err)
 		}
 	}
-	if t.V2Only() {
-		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
+	go func() { report("tcp", session.Serve(ctx, n.ln, session.One{S: s})) }()
+	go func() { report("utp", session.Serve(ctx, n.udp.utp, session.One{S: s})) }()
+}
+
+// sessionConfig is the session's configuration for a swarm command.
+func sessionConfig(o SwarmOptions, in *swarmInput, sn *swarmNet, ew *eventWriter) session.Config {
+	cfg := session.Config{
+		Torrent: in.t, Port: sn.port, Peers: in.peers,
+		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: sn.udp.tracker}, DHT: sn.udp.sessionDHT(), LSD: sn.udp.sessionLSD(), NoPEX: o.NoPEX,
+		UTP: sn.udp.utp, Transport: in.transport,
+		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
+		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Sequential: o.Sequential,
+		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: in.enc,
 	}
+	if in.t == nil {
+		cfg.InfoHash, cfg.Name, cfg.Trackers = in.mag.InfoHash, in.mag.Name, in.tiers()
+	}
+	if ew != nil {
+		cfg.Events = ew.Emit
+	}
+	return cfg
+}
+
+// swarmStore opens a torrent's storage and finds what is already there:
+// before the session for a .torrent file, from the session once a magnet
+// link's metadata is known. The store it opened is kept for the summary.
+type swarmStore struct {
+	env     *Env
+	o       SwarmOptions
+	seeding bool
+	view    *live
+	mu      sync.Mutex
+	store   *storage.Storage
+}
+
+func (ss *swarmStore) opened() *storage.Storage {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.store
+}
+
+// open is session.Config.Open.
+func (ss *swarmStore) open(ctx context.Context, t *metainfo.Torrent) (session.Opened, error) {
+	o, env := ss.o, ss.env
 	dir := env.Path(o.Dir)
 	if o.Dir == "" {
 		dir = env.Dir
 	}
 	sopt := storage.Options{}
-	if seeding {
+	if ss.seeding {
 		if o.Content == "" {
-			return Usagef("seed: missing CONTENT (the file or top directory of the torrent's data)")
+			return session.Opened{}, Usagef("seed: missing CONTENT (the file or top directory of the torrent's data)")
 		}
 		sopt.ContentPath, sopt.ReadOnly = env.Path(o.Content), true
 	}
 	prios, err := filePriorities(t, o.Files)
 	if err != nil {
-		return Exit(ExitUsage, err)
+		return session.Opened{}, Exit(ExitUsage, err)
 	}
 	if prios != nil {
 		sopt.Skip = make([]bool, len(prios))
@@ -178,33 +248,39 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 			sopt.Skip[i] = p == picker.Skip
 		}
 	}
-	if !seeding {
+	if !ss.seeding {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return Exit(ExitIO, err)
+			return session.Opened{}, Exit(ExitIO, err)
 		}
 	}
 	store, err := storage.Open(t, dir, sopt)
 	if err != nil {
-		return Exit(storageCode(err), err)
+		return session.Opened{}, Exit(storageCode(err), err)
 	}
-	defer store.Close()
-
-	have, err := startingPieces(runCtx, env, store, t, o, view)
+	ss.mu.Lock()
+	ss.store = store
+	ss.mu.Unlock()
+	have, err := ss.prepare(ctx, store, t)
 	if err != nil {
-		if view != nil && view.ctl.stopped.Load() {
-			return Exit(ExitInterrupted, errors.New("stopped while checking; nothing was downloaded yet"))
-		}
-		return err
+		return session.Opened{}, err
 	}
-	if !seeding {
-		if err := store.Prepare(runCtx, 8); err != nil {
-			if runCtx.Err() != nil {
-				return Exit(ExitInterrupted, errors.New("interrupted while creating the files"))
-			}
-			return Exit(storageCode(err), err)
-		}
+	op := session.Opened{Store: store, Have: have, Priorities: prios}
+	if !ss.seeding {
+		op.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
 	}
-	if seeding {
+	return op, nil
+}
+
+// prepare finds the verified pieces and readies the files.
+func (ss *swarmStore) prepare(ctx context.Context, store *storage.Storage, t *metainfo.Torrent) ([]bool, error) {
+	have, err := startingPieces(ctx, ss.env, store, t, ss.o, ss.view)
+	if err != nil {
+		if ss.view != nil && ss.view.ctl.stopped.Load() {
+			return nil, Exit(ExitInterrupted, errors.New("stopped while checking; nothing was downloaded yet"))
+		}
+		return nil, err
+	}
+	if ss.seeding {
 		n := 0
 		for _, h := range have {
 			if h {
@@ -212,37 +288,99 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 			}
 		}
 		if n != t.NumPieces() {
-			return Exit(ExitMissing, fmt.Errorf("seed: %d of %d pieces of %s are missing or corrupt (tt verify shows which)", t.NumPieces()-n, t.NumPieces(), o.Content))
+			return nil, Exit(ExitMissing, fmt.Errorf("seed: %d of %d pieces of %s are missing or corrupt (tt verify shows which)", t.NumPieces()-n, t.NumPieces(), ss.o.Content))
 		}
+		return have, nil
 	}
+	if err := store.Prepare(ctx, 8); err != nil {
+		if ctx.Err() != nil {
+			return nil, Exit(ExitInterrupted, errors.New("interrupted while creating the files"))
+		}
+		return nil, Exit(storageCode(err), err)
+	}
+	return have, nil
+}
 
-	cfg := session.Config{
-		Torrent: t, Store: store, Have: have, Port: port, Peers: peers,
-		NoTrackers: o.NoTrackers, Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), NoPEX: o.NoPEX,
-		UTP: udp.utp, Transport: transport,
-		Seed: o.Seed || o.SeedRatio > 0 || o.SeedTime > 0, MaxPeers: o.MaxPeers,
-		UploadRate: o.UploadLimit, DownRate: o.DownloadLimit, Priorities: prios, Sequential: o.Sequential,
-		StallAfter: o.StallTimeout, ClientName: "tt " + Version, Encryption: enc,
+func (ss *swarmStore) Close() {
+	if st := ss.opened(); st != nil {
+		st.Close()
 	}
-	if !seeding {
-		cfg.Checkpoint = func(h picker.Bitfield) { store.SaveResume(bitsOf(h)) }
+}
+
+func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error {
+	in, err := resolveSwarm(env, o, o.Torrent, seeding)
+	if err != nil {
+		return err
 	}
-	cfg.Detail = tuiOn
-	if ew != nil {
-		cfg.Events = ew.Emit
+	sn, err := openSwarmNet(env, o, in)
+	if err != nil {
+		return err
+	}
+	defer sn.Close()
+	var ew *eventWriter
+	if o.JSON {
+		ew = newEventWriter(env.Stdout)
+		defer ew.Close()
+		ew.Emit(session.Event{Time: time.Now(), Type: session.EvListening, Port: int(sn.port)})
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.Timeout > 0 {
+		var c context.CancelFunc
+		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+		defer c()
+	}
+	var view *live
+	if useTUI(env, o) {
+		name, ih := in.name()
+		view = startLive(env, o, name, ih, stop)
+		defer view.finish()
+	}
+	ss := &swarmStore{env: env, o: o, seeding: seeding, view: view}
+	defer ss.Close()
+	cfg := sessionConfig(o, in, sn, ew)
+	cfg.Detail = view != nil
+	if in.t != nil {
+		op, err := ss.open(runCtx, in.t)
+		if err != nil {
+			return err
+		}
+		cfg.Store, cfg.Have, cfg.Priorities, cfg.Checkpoint = op.Store, op.Have, op.Priorities, op.Checkpoint
+	} else {
+		cfg.Open = ss.open
+		announceMagnet(env, o, in, view)
 	}
 	s, err := session.New(cfg)
 	if err != nil {
 		return Exit(ExitBadTorrent, err)
 	}
-	go session.Serve(runCtx, ln, session.One{S: s})
-	go session.Serve(runCtx, udp.utp, session.One{S: s})
+	sn.serve(runCtx, env, s, ew, o.Quiet || o.JSON)
 	if view != nil {
 		view.attach(s)
-	} else if !o.Quiet && !o.JSON {
+	} else if in.t != nil && !o.Quiet && !o.JSON {
 		fmt.Fprintf(env.Stderr, "tt: %s %s (%s, %d pieces) on port %d\n", map[bool]string{true: "seeding", false: "getting"}[seeding],
-			printable(t.Info.Name), FormatSize(t.Info.TotalLength), t.NumPieces(), port)
+			printable(in.t.Info.Name), FormatSize(in.t.Info.TotalLength), in.t.NumPieces(), sn.port)
 	}
+	return runAndSummarize(ctx, runCtx, stop, env, o, s, ss, ew, view)
+}
+
+// announceMagnet says, in plain mode, that a magnet link's metadata is
+// being fetched.
+func announceMagnet(env *Env, o SwarmOptions, in *swarmInput, view *live) {
+	if view != nil || o.Quiet || o.JSON {
+		return
+	}
+	name := in.mag.Name
+	if name == "" {
+		name = in.mag.InfoHashHex()
+	}
+	fmt.Fprintf(env.Stderr, "tt: fetching the metadata of %s from peers\n", printable(name))
+}
+
+// runAndSummarize runs the session to its end, finishes the files, prints
+// the summary and maps the outcome to an exit code.
+func runAndSummarize(ctx, runCtx context.Context, stop func(), env *Env, o SwarmOptions, s *session.Session,
+	ss *swarmStore, ew *eventWriter, view *live) error {
 	var seedDone bool
 	watchDone := make(chan struct{})
 	go func() {
@@ -255,6 +393,7 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	if view != nil {
 		forced = view.forced
 	}
+	var err error
 	select {
 	case err = <-runDone:
 	case <-forced:
@@ -263,29 +402,46 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 	stop()
 	<-watchDone
 	view.finish()
-	if !seeding && s.Complete() {
+	if store := ss.opened(); store != nil && !ss.seeding && s.Complete() {
 		if ferr := store.Finish(); ferr != nil {
 			return Exit(storageCode(ferr), ferr)
 		}
 		store.RemoveResume()
 	}
-	if !o.Quiet && !o.JSON {
+	if !o.Quiet && !o.JSON && s.Torrent() != nil {
 		fmt.Fprintf(env.Stderr, "tt: %s\n", summaryLine(s.Final()))
 	}
 	if view != nil && view.ctl.stopped.Load() && err != nil {
+		if s.Torrent() == nil {
+			return Exit(ExitInterrupted, errors.New("stopped while fetching the metadata"))
+		}
 		return Exit(ExitInterrupted, errors.New("stopped; progress saved, run the same command to resume"))
 	}
+	if err == nil || seedDone {
+		return nil
+	}
+	return swarmError(ctx, runCtx, o, s, err)
+}
+
+// swarmError maps how a session ended to an exit code.
+func swarmError(ctx, runCtx context.Context, o SwarmOptions, s *session.Session, err error) error {
+	var ee *ExitError
+	metadata := s.Torrent() == nil
 	switch {
-	case err == nil:
-		return nil
-	case seedDone:
-		return nil
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(context.Cause(runCtx), errTimeout) && metadata:
+		return Exit(ExitStalled, fmt.Errorf("timed out after %s fetching the metadata", o.Timeout))
 	case errors.Is(context.Cause(runCtx), errTimeout):
 		return Exit(ExitStalled, fmt.Errorf("timed out after %s", o.Timeout))
+	case ctx.Err() != nil && metadata:
+		return Exit(ExitInterrupted, errors.New("interrupted while fetching the metadata"))
 	case ctx.Err() != nil:
 		return Exit(ExitInterrupted, errors.New("interrupted; progress saved, run the same command to resume"))
-	case errors.Is(err, session.ErrNoPeers):
+	case errors.Is(err, session.ErrNoMetadata), errors.Is(err, session.ErrNoPeers):
 		return Exit(ExitNoPeers, err)
+	case errors.Is(err, session.ErrBadMetadata):
+		return Exit(ExitBadTorrent, err)
 	case errors.Is(err, session.ErrStalled):
 		return Exit(ExitStalled, err)
 	case errors.Is(err, session.ErrDisk):
@@ -311,11 +467,14 @@ func watchStats(ctx context.Context, env *Env, s *session.Session, o SwarmOption
 		case st := <-s.Stats():
 			now := time.Now()
 			view.publish(st)
+			if st.Pieces == 0 {
+				continue // the metadata is not known yet
+			}
 			if now.Sub(lastPrint) >= interval {
 				switch {
 				case view != nil:
 				case ew != nil:
-					ew.Emit(session.Event{Time: now, Type: "progress", Have: st.Have, Pieces: st.Pieces, Left: st.Left,
+					ew.Emit(session.Event{Time: now, Type: session.EvProgress, Have: st.Have, Pieces: st.Pieces, Left: st.Left,
 						Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownRate: st.DownRate, UpRate: st.UpRate, NumPeers: len(st.Peers)})
 				case !o.Quiet:
 					fmt.Fprintf(env.Stderr, "tt: %s\n", statusLine(st))
@@ -350,7 +509,7 @@ func startingPieces(ctx context.Context, env *Env, store *storage.Storage, t *me
 		progress = func(done int64) {
 			total := store.TotalLength()
 			view.publish(session.Stats{Name: t.Info.Name, Pieces: t.NumPieces(), PieceLength: t.Info.PieceLength,
-				Total: total, Wanted: total, Left: total - done, State: "checking", Elapsed: time.Since(start)})
+				Total: total, Wanted: total, Left: total - done, State: session.StateChecking, Elapsed: time.Since(start)})
 		}
 	}
 	have, err := store.Check(ctx, progress)
@@ -430,103 +589,4 @@ func filePriorities(t *metainfo.Torrent, sel string) ([]picker.Priority, error) 
 		}
 	}
 	return prios, nil
-}
-
-// fetchMagnet gets a magnet link's info dictionary from peers (BEP 9) and
-// makes a torrent of it with the link's trackers.
-func fetchMagnet(ctx context.Context, env *Env, o SwarmOptions, m *metainfo.Magnet, peers []netip.AddrPort,
-	port uint16, enc session.Encryption, transport session.Transport, udp *udpStack, ew *eventWriter, view *live) (*metainfo.Torrent, error) {
-	for _, p := range m.Peers {
-		if ap, err := netip.ParseAddrPort(p); err == nil {
-			peers = append(peers, ap)
-		}
-	}
-	var tiers [][]string
-	for _, tr := range m.Trackers {
-		tiers = append(tiers, []string{tr})
-	}
-	cfg := session.FetchConfig{InfoHash: m.InfoHash, Port: port, Peers: peers, Trackers: tiers, NoTrackers: o.NoTrackers,
-		Tracker: &tracker.Client{UDP: udp.tracker}, DHT: udp.sessionDHT(), LSD: udp.sessionLSD(), UTP: udp.utp, Transport: transport, Encryption: enc, ClientName: "tt " + Version, StallAfter: o.StallTimeout}
-	if ew != nil {
-		cfg.Events = ew.Emit
-	}
-	if view != nil {
-		start := time.Now()
-		var mu sync.Mutex
-		reason, known := "looking for peers", map[string]int{}
-		show := func() {
-			n := 0
-			for _, c := range known {
-				n += c
-			}
-			view.publish(session.Stats{Name: m.Name, State: "fetching metadata", Reason: reason, Elapsed: time.Since(start),
-				Known: n, KnownBy: known})
-		}
-		show()
-		cfg.Progress = func(have, total int) {
-			mu.Lock()
-			defer mu.Unlock()
-			reason = fmt.Sprintf("%d of %d pieces", have, total)
-			show()
-		}
-		cfg.Found = func(bySource map[string]int) {
-			mu.Lock()
-			defer mu.Unlock()
-			known = bySource
-			show()
-		}
-	} else if !o.Quiet && !o.JSON {
-		name := m.Name
-		if name == "" {
-			name = m.InfoHashHex()
-		}
-		fmt.Fprintf(env.Stderr, "tt: fetching the metadata of %s from peers\n", printable(name))
-	}
-	fctx := ctx
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-	}
-	info, err := session.FetchMetadata(fctx, cfg)
-	switch {
-	case err == nil:
-	case errors.Is(context.Cause(ctx), errTimeout) || (ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)):
-		return nil, Exit(ExitStalled, fmt.Errorf("timed out after %s fetching the metadata", o.Timeout))
-	case ctx.Err() != nil:
-		return nil, Exit(ExitInterrupted, errors.New("interrupted while fetching the metadata"))
-	case errors.Is(err, session.ErrNoMetadata):
-		return nil, Exit(ExitNoPeers, err)
-	default:
-		return nil, err
-	}
-	t, err := metainfo.Parse(torrentFromInfo(info, tiers), metainfo.Options{Lenient: true})
-	if err != nil {
-		return nil, Exit(ExitBadTorrent, fmt.Errorf("metadata from peers: %w", err))
-	}
-	if t.InfoHash != m.InfoHash {
-		return nil, Exit(ExitBadTorrent, errors.New("metadata from peers: info-hash mismatch"))
-	}
-	return t, nil
-}
-
-// torrentFromInfo wraps an info dictionary and trackers into a torrent file.
-func torrentFromInfo(info []byte, tiers [][]string) []byte {
-	b := []byte("d")
-	if len(tiers) > 0 {
-		b = append(b, "13:announce-listl"...)
-		for _, tier := range tiers {
-			b = append(b, 'l')
-			for _, u := range tier {
-				b = strconv.AppendInt(b, int64(len(u)), 10)
-				b = append(b, ':')
-				b = append(b, u...)
-			}
-			b = append(b, 'e')
-		}
-		b = append(b, 'e')
-	}
-	b = append(b, "4:info"...)
-	b = append(b, info...)
-	return append(b, 'e')
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
-	"strconv"
 
 	"tt/internal/session"
 	"tt/metainfo"
@@ -43,40 +41,13 @@ func Magnet(ctx context.Context, env *Env, o MagnetOptions) error {
 			}
 		}
 	}
-	peers, err := parsePeers(o.Swarm.Peers)
-	if err != nil {
-		return Exit(ExitUsage, err)
-	}
-	enc, err := session.ParseEncryption(o.Swarm.Encryption)
-	if err != nil {
-		return Usagef("--encryption %q: want prefer, require or disable", o.Swarm.Encryption)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.Swarm.Bind, strconv.Itoa(o.Swarm.Port)))
-	if err != nil {
-		return Exit(ExitUsage, fmt.Errorf("listen on port %d: %w", o.Swarm.Port, err))
-	}
-	defer ln.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	udp, err := openUDP(env, o.Swarm, port, true)
-	if err != nil {
-		return err
-	}
-	defer udp.Close()
 	sw := o.Swarm
 	sw.JSON = false // the document below is the output, not events
-	transport, err := session.ParseTransport(o.Swarm.Transport)
-	if err != nil {
-		return Usagef("--transport %q: want both, tcp or utp", o.Swarm.Transport)
-	}
-	t, err := fetchMagnet(ctx, env, sw, m, peers, port, enc, transport, udp, nil, nil)
+	t, err := fetchMetadata(ctx, env, sw, o.Link)
 	if err != nil {
 		return err
 	}
-	var tiers [][]string
-	for _, tr := range m.Trackers {
-		tiers = append(tiers, []string{tr})
-	}
-	data := torrentFromInfo(t.InfoRaw, tiers)
+	data := session.TorrentFile(t.InfoRaw, t.Trackers())
 	if out == "" {
 		out = filepath.Join(env.Dir, t.Info.Name+".torrent")
 		if !o.Force {
@@ -103,4 +74,37 @@ func Magnet(ctx context.Context, env *Env, o MagnetOptions) error {
 			FormatSize(t.Info.TotalLength), len(t.Info.Files), t.InfoHashHex())
 	}
 	return nil
+}
+
+// fetchMetadata runs a session that ends once a magnet link's metadata
+// has verified.
+func fetchMetadata(ctx context.Context, env *Env, o SwarmOptions, link string) (*metainfo.Torrent, error) {
+	in, err := resolveSwarm(env, o, link, false)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := openSwarmNet(env, o, in)
+	if err != nil {
+		return nil, err
+	}
+	defer sn.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.Timeout > 0 {
+		var c context.CancelFunc
+		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+		defer c()
+	}
+	cfg := sessionConfig(o, in, sn, nil)
+	cfg.MetadataOnly = true
+	s, err := session.New(cfg)
+	if err != nil {
+		return nil, Exit(ExitBadTorrent, err)
+	}
+	sn.serve(runCtx, env, s, nil, o.Quiet)
+	announceMagnet(env, o, in, nil)
+	if err := s.Run(runCtx); err != nil {
+		return nil, swarmError(ctx, runCtx, o, s, err)
+	}
+	return s.Torrent(), nil
 }

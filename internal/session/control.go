@@ -3,7 +3,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"tt/picker"
@@ -22,7 +21,7 @@ type FileStats struct {
 type TrackerStats struct {
 	URL      string
 	Tier     int
-	Status   string // "not contacted", "announcing", "working", "error", "disabled"
+	Status   TrackerStatus
 	Error    string
 	Seeders  int
 	Leechers int
@@ -38,37 +37,6 @@ const (
 	PieceHave          // verified
 	PieceSkipped       // not wanted
 )
-
-// trackerBoard is the trackers' status, written by the tracker goroutine
-// and copied into snapshots.
-type trackerBoard struct {
-	mu   sync.Mutex
-	list []TrackerStats
-}
-
-func (b *trackerBoard) set(url string, f func(*TrackerStats)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := range b.list {
-		if b.list[i].URL == url {
-			f(&b.list[i])
-		}
-	}
-}
-
-func (b *trackerBoard) all(f func(*TrackerStats)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := range b.list {
-		f(&b.list[i])
-	}
-}
-
-func (b *trackerBoard) copy() []TrackerStats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]TrackerStats(nil), b.list...)
-}
 
 // ErrStopped is returned by a control call made after the session ended.
 var ErrStopped = errors.New("session: not running")
@@ -100,7 +68,7 @@ func (s *Session) Pause() error {
 		for _, p := range s.peers {
 			s.dropPeer(p, "paused")
 		}
-		s.emit(Event{Type: "paused"})
+		s.emit(Event{Type: EvPaused})
 	})
 }
 
@@ -112,10 +80,10 @@ func (s *Session) Resume() error {
 		}
 		s.paused = false
 		s.lastData = time.Now()
-		for _, k := range s.known {
+		for _, k := range s.set.known {
 			k.nextTry = time.Time{}
 		}
-		s.emit(Event{Type: "resumed"})
+		s.emit(Event{Type: EvResumed})
 		s.connectMore()
 	})
 }
@@ -125,13 +93,17 @@ func (s *Session) Resume() error {
 func (s *Session) SetFilePriority(file int, prio picker.Priority) error {
 	var err error
 	if derr := s.do(func() {
+		if s.t == nil {
+			err = errors.New("session: no metadata yet")
+			return
+		}
 		if file < 0 || file >= len(s.prios) {
 			err = fmt.Errorf("session: no file %d", file)
 			return
 		}
 		next := append([]picker.Priority(nil), s.prios...)
 		next[file] = prio
-		if err = s.pick.SetFilePriorities(s.fileLengths(), next); err != nil {
+		if err = s.pick.SetFilePriorities(fileLengths(s.t), next); err != nil {
 			return
 		}
 		s.prios = next
@@ -160,39 +132,36 @@ func (s *Session) reopen() {
 	s.lastData = time.Now()
 }
 
-func (s *Session) fileLengths() []int64 {
-	out := make([]int64, len(s.t.Info.Files))
-	for i, f := range s.t.Info.Files {
-		out[i] = f.Length
-	}
-	return out
-}
-
-// state names what the session is doing, with the reason when stalled.
-func (s *Session) state() (string, string) {
+// state names what the session is doing, with the reason when stalled
+// or fetching metadata.
+func (s *Session) state() (State, string) {
 	switch {
 	case s.paused:
-		return "paused", ""
+		return StatePaused, ""
+	case s.t == nil:
+		return StateFetchingMetadata, s.meta.progress(len(s.peers))
+	case s.opening:
+		return StateChecking, ""
 	case s.pick.Complete() && s.cfg.Seed:
-		return "seeding", ""
+		return StateSeeding, ""
 	case s.pick.Complete():
-		return "complete", ""
+		return StateComplete, ""
 	}
 	if time.Since(s.lastData) >= stalledAfter {
 		switch {
 		case len(s.peers) == 0:
-			return "stalled", "no peers connected"
+			return StateStalled, "no peers connected"
 		case !s.anyInteresting():
-			return "stalled", "no connected peer has the missing pieces"
+			return StateStalled, "no connected peer has the missing pieces"
 		case s.allChoking():
-			return "stalled", "every peer is choking us"
+			return StateStalled, "every peer is choking us"
 		}
-		return "stalled", "no data from the connected peers"
+		return StateStalled, "no data from the connected peers"
 	}
 	if s.pick.Endgame() {
-		return "endgame", ""
+		return StateEndgame, ""
 	}
-	return "downloading", ""
+	return StateDownloading, ""
 }
 
 // stalledAfter is how long without data counts as stalled in snapshots.
@@ -252,5 +221,5 @@ func (s *Session) detail(st *Stats) {
 		}
 		st.Files = append(st.Files, fs)
 	}
-	st.Trackers = s.trackers.copy()
+	st.Trackers = append([]TrackerStats(nil), s.trackers...)
 }

@@ -36,11 +36,11 @@ func TestPauseResume(t *testing.T) {
 	if err := leech.s.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	st := waitStats(t, leech, 5*time.Second, "paused and no peers", func(st Stats) bool { return st.State == "paused" && len(st.Peers) == 0 })
+	st := waitStats(t, leech, 5*time.Second, "paused and no peers", func(st Stats) bool { return st.State == StatePaused && len(st.Peers) == 0 })
 	// Paused longer than the stall timeout: still running, nothing arrives.
 	time.Sleep(3 * time.Second)
 	st2 := waitStats(t, leech, 5*time.Second, "a snapshot", func(Stats) bool { return true })
-	if st2.Have != st.Have || st2.State != "paused" {
+	if st2.Have != st.Have || st2.State != StatePaused {
 		t.Fatalf("while paused: have %d → %d, state %s", st.Have, st2.Have, st2.State)
 	}
 	if err := leech.s.Resume(); err != nil {
@@ -68,7 +68,7 @@ func TestFilePriorityLive(t *testing.T) {
 	if st.Files[0].Done != st.Files[0].Length || st.Files[3].Done == st.Files[3].Length {
 		t.Fatalf("after the first file: %+v", st.Files)
 	}
-	if st.State != "seeding" {
+	if st.State != StateSeeding {
 		t.Fatalf("state %q, want seeding", st.State)
 	}
 	last := len(tor.Info.Files) - 1

@@ -66,9 +66,9 @@ func dhtLookups(ctx context.Context, d DHT, ih [20]byte, port uint16, announce b
 }
 
 func (s *Session) dhtLoop(ctx context.Context) {
-	dhtLookups(ctx, s.cfg.DHT, s.t.InfoHash, s.cfg.Port, true, func(ps []netip.AddrPort) {
+	dhtLookups(ctx, s.cfg.DHT, s.infoHash, s.cfg.Port, true, func(ps []netip.AddrPort) {
 		select {
-		case s.found <- foundPeers{peers: ps, source: "dht"}:
+		case s.found <- foundPeers{peers: ps, source: SourceDHT}:
 		case <-ctx.Done():
 		}
 	}, s.emit)

@@ -12,23 +12,83 @@ import (
 )
 
 // diskJob writes one received block; ready marks the last block of a piece,
-// after which the piece is hashed.
+// after which the piece is hashed (and, when suspect, its blocks too, for
+// smart ban).
 type diskJob struct {
-	piece int
-	begin int64
-	data  []byte
-	from  picker.PeerID
-	ready bool
+	piece   int
+	begin   int64
+	data    []byte
+	ready   bool
+	suspect bool
 }
 
-// diskEvent reports a write failure or a hashed piece.
+// diskEvent reports bytes written, a write failure or a hashed piece.
 type diskEvent struct {
-	piece int
-	ok    bool
-	err   error
+	piece   int
+	written int64 // bytes now on disk (a write, not a hash result)
+	ok      bool
+	err     error
 	// blockHashes are per-block SHA-1s of the piece as written, taken when
 	// the piece failed, or when it passed after an earlier failure.
 	blockHashes [][20]byte
+}
+
+// disk is the loop's side of the disk goroutine: received blocks wait in
+// queue until the goroutine takes them, so the loop never blocks on it.
+// backlog counts the bytes received and not yet written; above the bound
+// no more blocks are requested, until it is down to half.
+type disk struct {
+	queue     []diskJob
+	backlog   int64
+	throttled bool
+}
+
+func (d *disk) push(j diskJob) {
+	d.queue = append(d.queue, j)
+	d.backlog += int64(len(j.data))
+}
+
+// head returns the channel to offer the next job on, nil when none waits.
+func (d *disk) head(ch chan diskJob) (chan<- diskJob, diskJob) {
+	if len(d.queue) == 0 {
+		return nil, diskJob{}
+	}
+	return ch, d.queue[0]
+}
+
+// sent drops the job head offered, now taken.
+func (d *disk) sent() {
+	d.queue[0] = diskJob{}
+	d.queue = d.queue[1:]
+	if len(d.queue) == 0 {
+		d.queue = d.queue[:0:0]
+	}
+}
+
+// full says whether requests should wait for the disk.
+func (d *disk) full(limit int64) bool {
+	if d.throttled {
+		return d.backlog >= limit/2
+	}
+	d.throttled = d.backlog >= limit
+	return d.throttled
+}
+
+// written takes n bytes off the backlog; it reports whether requests,
+// held back, may resume.
+func (d *disk) written(n, limit int64) bool {
+	d.backlog -= n
+	if d.throttled && d.backlog < limit/2 {
+		d.throttled = false
+		return true
+	}
+	return false
+}
+
+// startDisk runs the disk goroutine.
+func (s *Session) startDisk() {
+	s.diskDone = make(chan struct{})
+	go func() { s.diskLoop(); close(s.diskDone) }()
 }
 
 // pieceHasher hashes a piece as its blocks are written, as long as they
@@ -111,10 +171,10 @@ func (s *Session) diskLoop() {
 		}
 		if err != nil {
 			delete(hashers, first.piece)
-			wg.Add(1)
-			go func(ev diskEvent) { defer wg.Done(); s.postDisk(ev) }(diskEvent{piece: first.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
+			s.postDisk(diskEvent{piece: first.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
 			continue
 		}
+		s.postDisk(diskEvent{piece: -1, written: int64(len(data))})
 		if !j.ready {
 			continue
 		}
@@ -123,15 +183,15 @@ func (s *Session) diskLoop() {
 			var sum [20]byte
 			ph.h.Sum(sum[:0])
 			wg.Add(1)
-			go func(piece int) { defer wg.Done(); s.postDisk(s.judgePiece(piece, sum)) }(j.piece)
+			go func(piece int, suspect bool) { defer wg.Done(); s.postDisk(s.judgePiece(piece, sum, suspect)) }(j.piece, j.suspect)
 			continue
 		}
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(piece int) {
+		go func(piece int, suspect bool) {
 			defer func() { <-sem; wg.Done() }()
-			s.postDisk(s.hashPiece(piece))
-		}(j.piece)
+			s.postDisk(s.hashPiece(piece, suspect))
+		}(j.piece, j.suspect)
 	}
 	wg.Wait()
 }
@@ -140,19 +200,19 @@ func (s *Session) diskLoop() {
 const maxWriteRun = 1 << 20
 
 // hashPiece reads a piece back from storage and judges it.
-func (s *Session) hashPiece(piece int) diskEvent {
+func (s *Session) hashPiece(piece int, suspect bool) diskEvent {
 	sum, err := s.store.HashPiece(piece)
 	if err != nil {
 		return diskEvent{piece: piece, err: fmt.Errorf("%w: %w", ErrDisk, err)}
 	}
-	return s.judgePiece(piece, sum)
+	return s.judgePiece(piece, sum, suspect)
 }
 
 // judgePiece compares a piece's hash with the torrent's; for smart ban it
 // also hashes the blocks of a piece that failed, or passed after failing.
-func (s *Session) judgePiece(piece int, sum [20]byte) diskEvent {
+func (s *Session) judgePiece(piece int, sum [20]byte, suspect bool) diskEvent {
 	ev := diskEvent{piece: piece, ok: bytes.Equal(sum[:], s.t.PieceHash(piece))}
-	if !ev.ok || s.suspectPiece(piece) {
+	if !ev.ok || suspect {
 		ev.blockHashes = s.blockHashes(piece)
 	}
 	return ev
@@ -187,17 +247,16 @@ type suspect struct {
 	hashes [][20]byte
 }
 
-func (s *Session) suspectPiece(piece int) bool {
-	s.suspectsMu.Lock()
-	defer s.suspectsMu.Unlock()
-	_, ok := s.suspects[piece]
-	return ok
-}
-
 // handleDisk acts on a hashed piece or a disk failure.
 func (s *Session) handleDisk(ev diskEvent) {
 	if ev.err != nil {
 		s.fatal = ev.err
+		return
+	}
+	if ev.written > 0 {
+		if s.disk.written(ev.written, s.cfg.MaxDiskBacklog) {
+			s.requestAll()
+		}
 		return
 	}
 	if ev.ok {
@@ -209,7 +268,7 @@ func (s *Session) handleDisk(ev diskEvent) {
 			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Have, Index: uint32(ev.piece)}})
 			s.updateInterest(p)
 		}
-		s.emit(Event{Type: "piece_verified", Piece: ev.piece, Have: s.pick.HaveCount(), Pieces: s.numPieces})
+		s.emit(Event{Type: EvPieceVerified, Piece: ev.piece, Have: s.pick.HaveCount(), Pieces: s.numPieces})
 		if s.pick.Complete() {
 			s.onComplete()
 		}
@@ -217,15 +276,12 @@ func (s *Session) handleDisk(ev diskEvent) {
 	}
 	s.hashFails++
 	contributors := s.pick.PieceFailed(ev.piece)
-	s.emit(Event{Type: "hash_failed", Piece: ev.piece, Peers: s.addrsOf(contributors)})
+	s.emit(Event{Type: EvHashFailed, Piece: ev.piece, Peers: s.addrsOf(contributors)})
 	// Remember who sent which block, so that when the piece later passes the
 	// blocks that differ name the peer that lied.
-	from := s.blockSenders(ev.piece)
-	s.suspectsMu.Lock()
-	s.suspects[ev.piece] = suspect{from: from, hashes: ev.blockHashes}
-	s.suspectsMu.Unlock()
+	s.suspects[ev.piece] = suspect{from: s.blockSenders(ev.piece), hashes: ev.blockHashes}
 	if len(contributors) == 1 {
-		s.strike(contributors[0], 1, ev.piece)
+		s.strike(contributors[0], 1, ev.piece, badData)
 	}
 	s.requestAll()
 }
@@ -233,46 +289,20 @@ func (s *Session) handleDisk(ev diskEvent) {
 // smartBan compares a piece that passed with the blocks recorded when it
 // failed: every block that changed came from a peer that sent bad data.
 func (s *Session) smartBan(piece int, good [][20]byte) {
-	s.suspectsMu.Lock()
 	sus, ok := s.suspects[piece]
 	delete(s.suspects, piece)
-	s.suspectsMu.Unlock()
 	if !ok || len(good) != len(sus.hashes) {
 		return
 	}
 	for i := range good {
 		if good[i] != sus.hashes[i] && i < len(sus.from) && sus.from[i] != 0 {
-			s.strike(sus.from[i], 2, piece)
+			s.strike(sus.from[i], 2, piece, badData)
 		}
 	}
 }
 
-// banStrikes is how many strikes close a peer for good. A peer that alone
-// sent a failing piece gets one; a block proven bad by smart ban, two.
-const banStrikes = 2
-
-func (s *Session) strike(id picker.PeerID, n, piece int) {
-	p := s.peers[id]
-	if p == nil {
-		if a, ok := s.gone[id]; ok {
-			if k := s.known[a]; k != nil {
-				k.banned = true
-			}
-		}
-		return
-	}
-	p.strikes += n
-	if p.strikes < banStrikes {
-		return
-	}
-	if k := s.known[p.c.addr]; k != nil {
-		k.banned = true
-	} else {
-		s.known[p.c.addr] = &knownPeer{source: p.source, banned: true}
-	}
-	s.emit(Event{Type: "peer_banned", Peer: p.c.addr.String(), Piece: piece, Reason: "sent data that failed hash checks"})
-	s.dropPeer(p, "banned: bad data")
-}
+// badData is why a peer is banned for failing pieces.
+const badData = "sent data that failed hash checks"
 
 // blockSenders lists who sent each block of a piece, and forgets it.
 func (s *Session) blockSenders(piece int) []picker.PeerID {
@@ -282,18 +312,6 @@ func (s *Session) blockSenders(piece int) []picker.PeerID {
 		blk := picker.Block{Piece: piece, Begin: int(off), Length: int(min(picker.BlockSize, n-off))}
 		out = append(out, s.blockFrom[blk])
 		delete(s.blockFrom, blk)
-	}
-	return out
-}
-
-func (s *Session) addrsOf(ids []picker.PeerID) []string {
-	var out []string
-	for _, id := range ids {
-		if p := s.peers[id]; p != nil {
-			out = append(out, p.c.addr.String())
-		} else if a, ok := s.gone[id]; ok {
-			out = append(out, a.String())
-		}
 	}
 	return out
 }

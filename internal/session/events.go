@@ -15,27 +15,27 @@ import (
 // dial_failed, progress, complete, done, and the metadata_* events of a
 // magnet link. Fields that do not apply are left out.
 type Event struct {
-	Time       time.Time `json:"time"`
-	Type       string    `json:"type"`
-	Peer       string    `json:"peer,omitempty"`
-	Peers      []string  `json:"peers,omitempty"`
-	Source     string    `json:"source,omitempty"`
-	Transport  string    `json:"transport,omitempty"` // in peer_connected: tcp or utp
-	Reason     string    `json:"reason,omitempty"`
-	Piece      int       `json:"-"` // in piece_verified, hash_failed, peer_banned
-	Have       int       `json:"-"` // with Pieces, in started, progress, complete, done, piece_verified
-	Pieces     int       `json:"-"`
-	Downloaded int64     `json:"downloaded,omitempty"`
-	Uploaded   int64     `json:"uploaded,omitempty"`
-	Tracker    string    `json:"tracker,omitempty"`
-	NumPeers   int       `json:"num_peers,omitempty"`
-	Seeders    int       `json:"seeders,omitempty"`
-	Leechers   int       `json:"leechers,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Port       int       `json:"port,omitempty"`
-	DownRate   float64   `json:"down_rate,omitempty"` // bytes/s, in progress
-	UpRate     float64   `json:"up_rate,omitempty"`
-	Left       int64     `json:"left,omitempty"`
+	Time       time.Time  `json:"time"`
+	Type       EventType  `json:"type"`
+	Peer       string     `json:"peer,omitempty"`
+	Peers      []string   `json:"peers,omitempty"`
+	Source     PeerSource `json:"source,omitempty"`
+	Transport  string     `json:"transport,omitempty"` // in peer_connected: tcp or utp
+	Reason     string     `json:"reason,omitempty"`
+	Piece      int        `json:"-"` // in piece_verified, hash_failed, peer_banned
+	Have       int        `json:"-"` // with Pieces, in started, progress, complete, done, piece_verified
+	Pieces     int        `json:"-"`
+	Downloaded int64      `json:"downloaded,omitempty"`
+	Uploaded   int64      `json:"uploaded,omitempty"`
+	Tracker    string     `json:"tracker,omitempty"`
+	NumPeers   int        `json:"num_peers,omitempty"`
+	Seeders    int        `json:"seeders,omitempty"`
+	Leechers   int        `json:"leechers,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Port       int        `json:"port,omitempty"`
+	DownRate   float64    `json:"down_rate,omitempty"` // bytes/s, in progress
+	UpRate     float64    `json:"up_rate,omitempty"`
+	Left       int64      `json:"left,omitempty"`
 }
 
 // MarshalJSON writes the counters that may be zero only where they mean
@@ -49,8 +49,12 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Pieces *int `json:"pieces,omitempty"`
 	}{plain: plain(e)}
 	switch e.Type {
-	case "piece_verified", "hash_failed", "peer_banned", "metadata_piece":
+	case EvPieceVerified, EvHashFailed, EvMetadataPiece:
 		out.Piece = &e.Piece
+	case EvPeerBanned:
+		if e.Piece >= 0 {
+			out.Piece = &e.Piece
+		}
 	}
 	if e.Pieces > 0 {
 		out.Have, out.Pieces = &e.Have, &e.Pieces
@@ -62,7 +66,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 type PeerStats struct {
 	Addr           string
 	Client         string
-	Source         string
+	Source         PeerSource
 	Encryption     string // plain, rc4, mse (obfuscated handshake, plaintext payload)
 	Transport      string // tcp or utp
 	RTT            time.Duration
@@ -107,10 +111,10 @@ type Stats struct {
 	Known       int  // peer addresses known
 	Peers       []PeerStats
 	Elapsed     time.Duration
-	State       string         // downloading, endgame, stalled, paused, complete, seeding
-	Reason      string         // why, when stalled
-	Sources     map[string]int // connected peers by source (tracker, manual, incoming, pex, dht, lsd)
-	KnownBy     map[string]int // known addresses by source
+	State       State
+	Reason      string             // why, when stalled; how far, when fetching metadata
+	Sources     map[PeerSource]int // connected peers by source
+	KnownBy     map[PeerSource]int // known addresses by source
 
 	// With Config.Detail only:
 	PieceState   []uint8  // per piece: PieceMissing, PiecePartial, PieceHave, PieceSkipped
@@ -134,23 +138,21 @@ func (s *Session) Final() Stats { return s.snapshot() }
 
 func (s *Session) snapshot() Stats {
 	st := Stats{
-		Name: s.t.Info.Name, Pieces: s.numPieces, PieceLength: s.t.Info.PieceLength, Have: s.pick.HaveCount(),
-		Total: s.t.Info.TotalLength, Left: s.left.Load(), Wanted: s.wanted,
-		Downloaded: s.down.total, Uploaded: s.up.total, Wasted: s.wasted,
-		DownRate: s.down.rate, UpRate: s.up.rate, HashFails: s.hashFails,
-		Endgame: s.pick.Endgame(), Complete: s.pick.Complete(), Seeding: s.pick.Complete() && s.cfg.Seed, Known: len(s.known),
-		Elapsed: time.Since(s.startedAt), Sources: map[string]int{},
+		Name: s.cfg.Name, Downloaded: s.down.total, Uploaded: s.up.total, Wasted: s.wasted,
+		DownRate: s.down.rate, UpRate: s.up.rate, HashFails: s.hashFails, Known: len(s.set.known), Banned: len(s.set.banned),
+		Elapsed: time.Since(s.startedAt), Sources: map[PeerSource]int{}, KnownBy: map[PeerSource]int{},
 	}
-	st.State, st.Reason = s.state()
-	st.KnownBy = map[string]int{}
-	for _, k := range s.known {
-		st.KnownBy[k.source]++
-		if k.banned {
-			st.Banned++
+	if s.t != nil {
+		st.Name, st.Pieces, st.PieceLength, st.Have = s.t.Info.Name, s.numPieces, s.t.Info.PieceLength, s.pick.HaveCount()
+		st.Total, st.Left, st.Wanted = s.t.Info.TotalLength, s.left.Load(), s.wanted
+		st.Endgame, st.Complete, st.Seeding = s.pick.Endgame(), s.pick.Complete(), s.pick.Complete() && s.cfg.Seed
+		if s.cfg.Detail {
+			s.detail(&st)
 		}
 	}
-	if s.cfg.Detail {
-		s.detail(&st)
+	st.State, st.Reason = s.state()
+	for _, k := range s.set.known {
+		st.KnownBy[k.source]++
 	}
 	opt := map[choker.PeerID]bool{}
 	for _, id := range s.optimistic {
@@ -158,12 +160,13 @@ func (s *Session) snapshot() Stats {
 	}
 	for _, p := range s.peers {
 		st.Sources[p.source]++
+		n, seed := s.peerPieces(p)
 		ps := PeerStats{
 			Addr: p.c.addr.String(), Client: p.client, Source: p.source, Encryption: p.enc, Transport: p.transport,
 			AmChoking: p.amChoking, AmInterested: p.amInterested, PeerChoking: p.peerChoking, PeerInterested: p.peerInterested,
-			Snubbed: p.snubbed, Seed: p.seed, Optimistic: opt[choker.PeerID(p.c.id)], ChokeReason: p.reason.String(),
+			Snubbed: p.snubbed, Seed: seed, Optimistic: opt[choker.PeerID(p.c.id)], ChokeReason: p.reason.String(),
 			DownRate: p.down.rate, UpRate: p.up.rate, Downloaded: p.down.total, Uploaded: p.up.total,
-			Progress: float64(p.haveCount) / float64(max(s.numPieces, 1)), Requests: len(p.requests), Uploads: p.uploads,
+			Progress: float64(n) / float64(max(s.numPieces, 1)), Requests: len(p.requests), Uploads: p.uploads,
 		}
 		switch raw := p.raw.(type) {
 		case *utp.Conn:

@@ -19,7 +19,7 @@ import (
 // flipping a byte in the blocks corrupt says to.
 func fakeSeeder(t *testing.T, ctx context.Context, tor *metainfo.Torrent, content []byte, corrupt func(piece, begin int) bool) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.2:0") // its own IP: bans are by IP
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,26 +37,38 @@ func (o One) Each(yield func(*Session) bool) {
 
 // Serve accepts peer connections on ln, performs the handshake (plaintext,
 // or MSE first, as each session's encryption policy allows) and hands
-// each connection to the session whose info-hash it names. It returns when
-// ctx ends or ln fails.
+// each connection to the session whose info-hash it names. It returns nil
+// when ctx ends, and an error only when ln is closed under it or fails
+// for good: running out of descriptors or buffers (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM) or a connection aborted before it was accepted only
+// pauses it, longer each time in a row, up to a second.
 func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	sem := make(chan struct{}, 64) // handshakes in progress
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !temporaryAccept(err) {
+				return err
 			}
-			return err
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
+		backoff = 0
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -71,4 +84,19 @@ func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 			}
 		}()
 	}
+}
+
+// temporaryAccept says whether an Accept error passes: the listener is
+// still open and a later Accept may succeed.
+func temporaryAccept(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,9 +14,9 @@ type LocalDiscovery interface {
 
 // lsdLoop feeds peers found on the local network to the loop.
 func (s *Session) lsdLoop(ctx context.Context) {
-	s.cfg.LSD.Peers(ctx, s.t.InfoHash, func(ps []netip.AddrPort) {
+	s.cfg.LSD.Peers(ctx, s.infoHash, func(ps []netip.AddrPort) {
 		select {
-		case s.found <- foundPeers{peers: ps, source: "lsd"}:
+		case s.found <- foundPeers{peers: ps, source: SourceLSD}:
 		default: // the loop is busy; the next announce brings them again
 		}
 	})

@@ -1,407 +1,426 @@
 package session
 
 import (
-	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
-	"maps"
-	"net"
-	"net/netip"
-	"sync"
+	"strconv"
 	"time"
 
-	"tt/internal/tracker"
-	"tt/internal/utp"
+	"tt/metainfo"
 	"tt/peerwire"
+	"tt/picker"
 )
 
-// ErrNoMetadata ends a metadata fetch that found no peer able to serve it.
-var ErrNoMetadata = errors.New("session: no peer served the metadata")
+// ErrBadMetadata ends a session whose info dictionary, though it hashes to
+// the info-hash, is not a usable torrent.
+var ErrBadMetadata = errors.New("session: metadata from peers")
 
-// FetchConfig describes a BEP 9 metadata fetch for a magnet link.
-type FetchConfig struct {
-	InfoHash   [20]byte
-	PeerID     [20]byte
-	Port       uint16 // announced to trackers
-	Peers      []netip.AddrPort
-	Trackers   [][]string
-	Tracker    *tracker.Client
-	NoTrackers bool
-	DHT        DHT            // peers from the DHT (nil: none)
-	LSD        LocalDiscovery // peers from the local network (nil: none)
-	UTP        *utp.Socket    // dial over uTP too (nil: TCP only)
-	Transport  Transport
-	Encryption Encryption
-	ClientName string
-	// StallAfter gives up when no metadata arrives for this long (0: never).
-	StallAfter time.Duration
-	// Events, if set, receives metadata_peer, metadata_piece and metadata
-	// events (and the tracker events of the announces).
-	Events func(Event)
-	// Progress, if set, is called with pieces received and the total.
-	Progress func(have, total int)
-	// Found, if set, is called with the peer addresses tried so far by
-	// source (manual, tracker, dht, lsd) whenever new ones are found.
-	Found func(bySource map[string]int)
+// metaFetch assembles a magnet link's info dictionary (BEP 9) from the
+// session's own connections. It trusts no single peer: the size to
+// assemble is the one most peers announce that has not failed, every piece
+// is remembered with its sender, and after a failed check the pieces are
+// fetched again from other peers, then from one peer alone. Only a peer
+// whose data is proven wrong is banned: one that sent a piece that differs
+// from the piece of the dictionary that verified, one that announced
+// another size than it has, or one whose dictionary alone failed.
+type metaFetch struct {
+	size    int // being assembled; 0: not chosen
+	pieces  [][]byte
+	from    []picker.PeerID
+	askedOf []picker.PeerID
+	askedAt []time.Time
+	have    int
+
+	solo    picker.PeerID // the attempt asks this peer alone
+	tried   map[picker.PeerID]bool
+	failed  map[int]int // by size: assemblies that failed the check
+	sent    map[metaKey][]metaRecord
+	pending map[picker.PeerID]int // requests outstanding, by peer
+	refused map[picker.PeerID]time.Time
+
+	torrent *metainfo.Torrent // once verified
 }
 
-// metaState assembles the info dictionary from pieces sent by any peer.
-type metaState struct {
-	mu       sync.Mutex
-	size     int
-	pieces   [][]byte
-	from     []netip.AddrPort
-	claimed  []time.Time
-	have     int
-	done     chan struct{}
-	info     []byte
-	bad      map[netip.AddrPort]bool
-	lastData time.Time
+type metaKey struct{ size, piece int }
+
+// metaRecord is one piece of a failed assembly: who sent what.
+type metaRecord struct {
+	from picker.PeerID
+	sum  [20]byte
 }
 
-// FetchMetadata finds peers (given and from the trackers), and downloads
-// the info dictionary from those that speak ut_metadata, spreading the
-// pieces over them. The result's SHA-1 is the info-hash.
-func FetchMetadata(ctx context.Context, cfg FetchConfig) ([]byte, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if cfg.PeerID == ([20]byte{}) {
-		cfg.PeerID = NewPeerID()
+// Metadata request timing.
+const (
+	metaRequestTimeout = 5 * time.Second
+	metaRefusedFor     = 30 * time.Second
+	metaSpreadAttempts = 2 // attempts that spread pieces over peers; then one peer at a time
+	metaPerPeer        = 2 // requests outstanding to one peer
+)
+
+func newMetaFetch() *metaFetch {
+	return &metaFetch{tried: map[picker.PeerID]bool{}, failed: map[int]int{}, sent: map[metaKey][]metaRecord{},
+		pending: map[picker.PeerID]int{}, refused: map[picker.PeerID]time.Time{}}
+}
+
+func (m *metaFetch) numPieces() int {
+	return (m.size + peerwire.MetadataPieceSize - 1) / peerwire.MetadataPieceSize
+}
+
+// progress says how far the assembly is, for snapshots.
+func (m *metaFetch) progress(peers int) string {
+	if m.size == 0 {
+		if peers == 0 {
+			return "looking for peers"
+		}
+		return fmt.Sprintf("asking %d peers", peers)
 	}
-	st := &metaState{done: make(chan struct{}), bad: map[netip.AddrPort]bool{}, lastData: time.Now()}
-	emit := func(e Event) {
-		if cfg.Events != nil {
-			e.Time = time.Now()
-			cfg.Events(e)
+	return fmt.Sprintf("%d of %d pieces", m.have, m.numPieces())
+}
+
+func (m *metaFetch) peerGone(id picker.PeerID) {
+	for i, of := range m.askedOf {
+		if of == id {
+			m.askedOf[i] = 0
 		}
 	}
-	found := make(chan foundPeers, 8)
-	found <- foundPeers{peers: cfg.Peers, source: "manual"}
-	if !cfg.NoTrackers && len(cfg.Trackers) > 0 {
-		go announceForPeers(ctx, cfg, found, emit)
+	delete(m.pending, id)
+	delete(m.refused, id)
+	if m.solo == id {
+		m.solo = 0
 	}
-	if cfg.DHT != nil {
-		go dhtLookups(ctx, cfg.DHT, cfg.InfoHash, cfg.Port, false, func(ps []netip.AddrPort) {
-			select {
-			case found <- foundPeers{peers: ps, source: "dht"}:
-			case <-ctx.Done():
-			}
-		}, emit)
-	}
-	if cfg.LSD != nil {
-		go cfg.LSD.Peers(ctx, cfg.InfoHash, func(ps []netip.AddrPort) {
-			select {
-			case found <- foundPeers{peers: ps, source: "lsd"}:
-			default:
-			}
-		})
-	}
-	tried := map[netip.AddrPort]bool{}
-	everTried := map[netip.AddrPort]string{} // → source
-	bySource := map[string]int{}
-	retry := make(chan foundPeers, 64)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-st.done:
-			emit(Event{Type: "metadata", Reason: fmt.Sprintf("%d bytes", len(st.info))})
-			return st.info, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case a := <-retry:
-			delete(tried, a.peers[0])
-			select {
-			case found <- a:
-			default:
-			}
-		case f := <-found:
-			for _, a := range f.peers {
-				if tried[a] || !a.IsValid() || a.Port() == 0 || (a.Port() == cfg.Port && a.Addr().IsLoopback()) {
-					continue
-				}
-				tried[a] = true
-				if _, ok := everTried[a]; !ok {
-					everTried[a] = f.source
-					bySource[f.source]++
-					if cfg.Found != nil {
-						cfg.Found(maps.Clone(bySource))
-					}
-				}
-				wg.Add(1)
-				go func(a netip.AddrPort, source string) {
-					defer wg.Done()
-					select {
-					case sem <- struct{}{}:
-					case <-ctx.Done():
-						return
-					}
-					defer func() { <-sem }()
-					err := fetchFrom(ctx, cfg, a, source, st, emit)
-					if err != nil && ctx.Err() == nil {
-						emit(Event{Type: "metadata_peer", Peer: a.String(), Source: source, Error: err.Error()})
-						// Let it be tried again later, unless it lied.
-						time.AfterFunc(5*time.Second, func() {
-							st.mu.Lock()
-							bad := st.bad[a]
-							st.mu.Unlock()
-							if !bad {
-								select {
-								case retry <- foundPeers{peers: []netip.AddrPort{a}, source: source}:
-								default:
-								}
-							}
-						})
-					}
-				}(a, f.source)
-			}
-		case <-tick.C:
-			st.mu.Lock()
-			idle := time.Since(st.lastData)
-			st.mu.Unlock()
-			if cfg.StallAfter > 0 && idle > cfg.StallAfter {
-				return nil, fmt.Errorf("%w within %s", ErrNoMetadata, cfg.StallAfter)
-			}
+}
+
+// expire frees the pieces whose requests went unanswered; their peers
+// are not asked again for a while.
+func (m *metaFetch) expire(now time.Time) {
+	for i, id := range m.askedOf {
+		if id != 0 && now.Sub(m.askedAt[i]) > metaRequestTimeout {
+			m.askedOf[i] = 0
+			m.pending[id]--
+			m.refused[id] = now
 		}
 	}
 }
 
-// announceForPeers announces to the magnet's trackers until ctx ends.
-func announceForPeers(ctx context.Context, cfg FetchConfig, found chan<- foundPeers, emit func(Event)) {
-	client := cfg.Tracker
-	if client == nil {
-		client = &tracker.Client{}
+// restart drops the assembly under way; the next ask chooses again.
+func (m *metaFetch) restart() {
+	m.size, m.pieces, m.from, m.askedOf, m.askedAt, m.have, m.solo = 0, nil, nil, nil, nil, 0, 0
+	clear(m.pending)
+}
+
+// askable says whether a peer can be asked for metadata of size now.
+func (s *Session) askable(p *peerState, size int, now time.Time) bool {
+	if p == nil || p.utMetadata == 0 || p.metaSize != size || s.set.isBanned(p.c.addr) {
+		return false
 	}
-	tiers := tracker.NewTiers(cfg.Trackers, nil)
-	var sched tracker.Schedule
-	next := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
+	if at, ok := s.meta.refused[p.c.id]; ok && now.Sub(at) < metaRefusedFor {
+		return false
+	}
+	return true
+}
+
+// chooseSize picks the size to assemble: the fewest failures first, then
+// the most peers announcing it, then the smaller.
+func (s *Session) chooseSize(now time.Time) int {
+	m := s.meta
+	votes := map[int]int{}
+	for _, p := range s.peers {
+		if s.askable(p, p.metaSize, now) {
+			votes[p.metaSize]++
+		}
+	}
+	best := 0
+	for size, n := range votes {
+		switch {
+		case best == 0, m.failed[size] < m.failed[best],
+			m.failed[size] == m.failed[best] && n > votes[best],
+			m.failed[size] == m.failed[best] && n == votes[best] && size < best:
+			best = size
+		}
+	}
+	return best
+}
+
+// askMetadata sends metadata requests to every peer that can take one.
+func (s *Session) askMetadata() {
+	m := s.meta
+	if m == nil || m.torrent != nil || s.paused {
+		return
+	}
+	now := time.Now()
+	if m.size == 0 || !s.anyAskable(m.size, now) {
+		size := s.chooseSize(now)
+		if size == 0 {
 			return
-		case <-time.After(time.Until(next)):
 		}
-		resp, url, err := tierAnnounce(ctx, client, tiers, &tracker.AnnounceRequest{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID,
-			Port: cfg.Port, Left: 1, Event: tracker.EventStarted, NumWant: 200}, 15*time.Second, emit, nil)
-		if err != nil {
-			next = sched.Failed(time.Now())
+		if size != m.size {
+			m.restart()
+			m.size = size
+			n := m.numPieces()
+			m.pieces, m.from, m.askedOf, m.askedAt = make([][]byte, n), make([]picker.PeerID, n), make([]picker.PeerID, n), make([]time.Time, n)
+		}
+	}
+	if m.failed[m.size] >= metaSpreadAttempts && (m.solo == 0 || !s.askable(s.peers[m.solo], m.size, now)) {
+		if m.solo = s.soloPeer(m.size, now); m.solo == 0 {
+			return // every peer of this size was tried alone
+		}
+	}
+	for _, p := range s.peers {
+		if (m.solo != 0 && p.c.id != m.solo) || !s.askable(p, m.size, now) {
 			continue
 		}
-		emit(Event{Type: "tracker_reply", Tracker: url, NumPeers: len(resp.Peers), Seeders: resp.Seeders, Leechers: resp.Leechers})
-		next = time.Now().Add(30 * time.Second) // while fetching metadata, ask again soon
-		select {
-		case found <- foundPeers{peers: resp.Peers, source: "tracker"}:
-		case <-ctx.Done():
-			return
+		for m.pending[p.c.id] < metaPerPeer {
+			i := m.pick(p.c.id, now)
+			if i < 0 {
+				return
+			}
+			m.askedOf[i], m.askedAt[i] = p.c.id, now
+			m.pending[p.c.id]++
+			req := peerwire.AppendMetadataMsg(nil, peerwire.MetadataMsg{Type: peerwire.MetadataRequest, Piece: i})
+			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: uint8(p.utMetadata), Payload: req}})
 		}
 	}
 }
 
-// claim picks the next piece to ask for: one nobody has, or whose request
-// is older than 10 s. -1 when none is left.
-func (st *metaState) claim() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := time.Now()
-	for i := range st.pieces {
-		if st.pieces[i] == nil && now.Sub(st.claimed[i]) > 10*time.Second {
-			st.claimed[i] = now
+func (s *Session) anyAskable(size int, now time.Time) bool {
+	for _, p := range s.peers {
+		if s.askable(p, size, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// soloPeer chooses the next peer to assemble the whole dictionary from:
+// one not yet tried alone, with the fewest pieces in failed assemblies.
+func (s *Session) soloPeer(size int, now time.Time) picker.PeerID {
+	blamed := map[picker.PeerID]int{}
+	for k, recs := range s.meta.sent {
+		if k.size == size {
+			for _, r := range recs {
+				blamed[r.from]++
+			}
+		}
+	}
+	var best picker.PeerID
+	for id, p := range s.peers {
+		if s.meta.tried[id] || !s.askable(p, size, now) {
+			continue
+		}
+		if best == 0 || blamed[id] < blamed[best] || (blamed[id] == blamed[best] && id < best) {
+			best = id
+		}
+	}
+	if best != 0 {
+		s.meta.tried[best] = true
+	}
+	return best
+}
+
+// pick chooses the piece to ask a peer for: a missing one nobody is asked
+// for, preferring one this peer did not send in a failed assembly. -1:
+// none.
+func (m *metaFetch) pick(id picker.PeerID, now time.Time) int {
+	fallback := -1
+	for i := range m.pieces {
+		if m.pieces[i] != nil || m.askedOf[i] != 0 {
+			continue
+		}
+		if !m.sentBefore(i, id) {
 			return i
 		}
+		if fallback < 0 {
+			fallback = i
+		}
 	}
-	return -1
+	return fallback
 }
 
-// setSize fixes the metadata size from the first peer that tells it; a
-// peer that names another is refused.
-func (st *metaState) setSize(n int) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.size == 0 {
-		st.size = n
-		k := (n + peerwire.MetadataPieceSize - 1) / peerwire.MetadataPieceSize
-		st.pieces, st.from, st.claimed = make([][]byte, k), make([]netip.AddrPort, k), make([]time.Time, k)
+func (m *metaFetch) sentBefore(i int, id picker.PeerID) bool {
+	for _, r := range m.sent[metaKey{m.size, i}] {
+		if r.from == id {
+			return true
+		}
+	}
+	return false
+}
+
+// metadataReply takes a peer's answer to our request.
+func (s *Session) metadataReply(p *peerState, mm peerwire.MetadataMsg) error {
+	m := s.meta
+	i := mm.Piece
+	if i < 0 || i >= len(m.askedOf) || m.askedOf[i] != p.c.id {
+		return nil // not asked, or asked before a restart: ignored
+	}
+	m.askedOf[i] = 0
+	m.pending[p.c.id]--
+	if mm.Type == peerwire.MetadataReject {
+		m.refused[p.c.id] = time.Now()
+		s.askMetadata()
 		return nil
 	}
-	if n != st.size {
-		return fmt.Errorf("metadata_size %d, others said %d", n, st.size)
+	want := min(peerwire.MetadataPieceSize, m.size-i*peerwire.MetadataPieceSize)
+	if mm.TotalSize != m.size || len(mm.Data) != want {
+		return fmt.Errorf("metadata piece %d: %d bytes of %d, want %d of %d", i, len(mm.Data), mm.TotalSize, want, m.size)
 	}
+	if m.pieces[i] == nil {
+		m.pieces[i], m.from[i] = append([]byte(nil), mm.Data...), p.c.id
+		m.have++
+		s.lastData = time.Now()
+		s.emit(Event{Type: EvMetadataPiece, Peer: p.c.addr.String(), Piece: i})
+	}
+	if m.have == len(m.pieces) {
+		s.metadataComplete()
+	}
+	s.askMetadata()
 	return nil
 }
 
-// put stores a piece; when the last arrives the whole is checked against
-// the info-hash. A mismatch bans every peer that contributed and starts
-// over.
-func (st *metaState) put(ih [20]byte, from netip.AddrPort, m peerwire.MetadataMsg, progress func(int, int)) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if m.TotalSize != st.size || m.Piece >= len(st.pieces) {
-		return fmt.Errorf("piece %d of %d bytes does not fit %d bytes of metadata", m.Piece, m.TotalSize, st.size)
+// metadataComplete checks an assembled dictionary against the info-hash.
+func (s *Session) metadataComplete() {
+	m := s.meta
+	info := make([]byte, 0, m.size)
+	for _, b := range m.pieces {
+		info = append(info, b...)
 	}
-	want := min(peerwire.MetadataPieceSize, st.size-m.Piece*peerwire.MetadataPieceSize)
-	if len(m.Data) != want {
-		return fmt.Errorf("piece %d has %d bytes, want %d", m.Piece, len(m.Data), want)
+	if sha1.Sum(info) != s.infoHash {
+		s.metadataFailed()
+		return
 	}
-	if st.pieces[m.Piece] != nil || st.info != nil {
-		return nil
+	s.banMetadataLiars()
+	t, err := metainfo.Parse(TorrentFile(info, s.cfg.Trackers), metainfo.Options{Lenient: true})
+	if err != nil {
+		s.fatal = fmt.Errorf("%w: %w", ErrBadMetadata, err)
+		return
 	}
-	st.pieces[m.Piece] = append([]byte(nil), m.Data...)
-	st.from[m.Piece] = from
-	st.have++
-	st.lastData = time.Now()
-	if progress != nil {
-		progress(st.have, len(st.pieces))
+	m.torrent = t
+	m.restart()
+	s.emit(Event{Type: EvMetadata, Reason: strconv.Itoa(len(info)) + " bytes"})
+	if s.cfg.MetadataOnly {
+		return
 	}
-	if st.have < len(st.pieces) {
-		return nil
+	if t.Info.Private {
+		s.discover() // BEP 27: no DHT, local discovery or PEX
 	}
-	info := make([]byte, 0, st.size)
-	for _, p := range st.pieces {
-		info = append(info, p...)
-	}
-	if sha1.Sum(info) == ih {
-		st.info = info
-		close(st.done)
-		return nil
-	}
-	for i := range st.pieces {
-		st.bad[st.from[i]] = true
-		st.pieces[i], st.claimed[i] = nil, time.Time{}
-	}
-	st.have = 0
-	return errors.New("metadata does not match the info-hash; its senders are banned")
+	s.opening = true
+	s.openDone = make(chan struct{})
+	go func() {
+		defer close(s.openDone)
+		o, err := s.cfg.Open(s.ctx, t)
+		s.opened <- openResult{t: t, o: o, err: err} // buffered: never blocks
+	}()
 }
 
-// fetchFrom connects to one peer and asks it for metadata pieces until the
-// metadata is complete or the peer fails.
-func fetchFrom(ctx context.Context, cfg FetchConfig, addr netip.AddrPort, source string, st *metaState, emit func(Event)) error {
-	ours := peerwire.Handshake{InfoHash: cfg.InfoHash, PeerID: cfg.PeerID}
-	ours.Set(peerwire.BitExtended)
-	ours.Set(peerwire.BitFast)
-	var tr string
-	var raw net.Conn
-	d := dialer{utp: cfg.UTP, mode: cfg.Transport}
-	nc, hs, _, _, err := dialTorrent(ctx, d.sticky(addr, false, &tr, &raw), ours, cfg.Encryption, false)
-	if err != nil {
-		return err
+// metadataFailed records an assembly that did not hash to the info-hash
+// and starts another.
+func (s *Session) metadataFailed() {
+	m := s.meta
+	if m.solo != 0 {
+		// One peer sent all of it: proven wrong.
+		s.banPeerID(m.solo, "sent metadata that does not match the info-hash")
 	}
-	defer nc.Close()
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	defer stop()
-	if !hs.Supports(peerwire.BitExtended) {
-		return errors.New("no extension protocol")
+	for i, b := range m.pieces {
+		k := metaKey{m.size, i}
+		m.sent[k] = append(m.sent[k], metaRecord{from: m.from[i], sum: sha1.Sum(b)})
 	}
-	eh := peerwire.ExtendedHandshake{M: map[string]int64{peerwire.MetadataExt: ourMetadataID}, V: cfg.ClientName, Reqq: 250}
-	b, err := eh.Marshal()
-	if err != nil {
-		return err
-	}
-	if _, err := nc.Write(peerwire.AppendMessage(nil, peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b})); err != nil {
-		return err
-	}
-	emit(Event{Type: "metadata_peer", Peer: addr.String(), Source: source})
-	r := peerwire.NewReader(nc)
-	r.MaxLength = peerwire.MetadataPieceSize + 1024 + 1<<20 // a large bitfield may come first
-	var theirID uint8
-	pending := -1
-	ask := func() error {
-		if pending = st.claim(); pending < 0 {
-			return nil
-		}
-		req := peerwire.AppendMetadataMsg(nil, peerwire.MetadataMsg{Type: peerwire.MetadataRequest, Piece: pending})
-		_, err := nc.Write(peerwire.AppendMessage(nil, peerwire.Message{Kind: peerwire.Extended, ExtID: theirID, Payload: req}))
-		return err
-	}
-	type read struct {
-		m   peerwire.Message
-		err error
-	}
-	msgs := make(chan read)
-	go func() {
-		for {
-			nc.SetReadDeadline(time.Now().Add(30 * time.Second))
-			m, err := r.ReadMessage()
-			if err == nil && m.Kind == peerwire.Extended {
-				m.Payload = append([]byte(nil), m.Payload...)
-			}
-			select {
-			case msgs <- read{m, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
+	m.failed[m.size]++
+	m.restart()
+}
+
+// banMetadataLiars bans, once the dictionary verified, the peers proven
+// to have lied about it.
+func (s *Session) banMetadataLiars() {
+	m := s.meta
+	liars := map[picker.PeerID]string{}
+	for k, recs := range m.sent {
+		for _, r := range recs {
+			if k.size != m.size || sha1.Sum(m.pieces[k.piece]) != r.sum {
+				liars[r.from] = "sent a metadata piece that differs from the verified one"
 			}
 		}
-	}()
-	poll := time.NewTicker(300 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		var in read
-		select {
-		case <-st.done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-poll.C:
-			// Pieces free up when another peer's request times out or the
-			// whole failed its check.
-			if theirID != 0 && pending < 0 {
-				if err := ask(); err != nil {
-					return err
-				}
-			}
-			continue
-		case in = <-msgs:
+	}
+	for id, p := range s.peers {
+		if p.metaSize != 0 && p.metaSize != m.size {
+			liars[id] = "announced a wrong metadata_size"
 		}
-		if in.err != nil {
-			return in.err
-		}
-		m := in.m
-		if m.Kind != peerwire.Extended {
+	}
+	for id, why := range liars {
+		s.banPeerID(id, why)
+	}
+}
+
+// banPeerID bans a peer that is connected or recently gone.
+func (s *Session) banPeerID(id picker.PeerID, why string) {
+	if p := s.peers[id]; p != nil {
+		s.banAddr(p.c.addr, -1, why)
+	} else if a, ok := s.set.gone[id]; ok {
+		s.banAddr(a, -1, why)
+	}
+}
+
+// openResult is what Config.Open returned.
+type openResult struct {
+	t   *metainfo.Torrent
+	o   Opened
+	err error
+}
+
+// handleOpened carries on with the torrent once its storage is open:
+// the connected peers stay, learn what we have, and downloading starts.
+func (s *Session) handleOpened(r openResult) {
+	s.opening = false
+	if r.err != nil {
+		s.fatal = r.err
+		return
+	}
+	if err := s.attach(r.t, r.o); err != nil {
+		s.fatal = err
+		return
+	}
+	s.meta = nil
+	s.startDisk()
+	s.updateLeft()
+	s.lastData = time.Now()
+	s.emitStarted()
+	have := s.pick.Have()
+	for _, p := range s.peers {
+		if err := s.applyEarly(p); err != nil {
+			s.dropPeer(p, err.Error())
 			continue
 		}
-		switch {
-		case m.ExtID == 0:
-			peh, err := peerwire.ParseExtendedHandshake(m.Payload)
-			if err != nil {
-				return err
-			}
-			id := peh.M[peerwire.MetadataExt]
-			if id <= 0 || id > 255 || peh.MetadataSize <= 0 || peh.MetadataSize > peerwire.MaxMetadataSize {
-				return fmt.Errorf("no ut_metadata (id %d, metadata_size %d)", id, peh.MetadataSize)
-			}
-			if err := st.setSize(int(peh.MetadataSize)); err != nil {
-				return err
-			}
-			theirID = uint8(id)
-			if err := ask(); err != nil {
-				return err
-			}
-		case m.ExtID == ourMetadataID && theirID != 0:
-			mm, err := peerwire.ParseMetadataMsg(m.Payload)
-			if err != nil {
-				return err
-			}
-			switch mm.Type {
-			case peerwire.MetadataReject:
-				return errors.New("rejected our metadata request")
-			case peerwire.MetadataData:
-				if mm.Piece != pending {
-					return fmt.Errorf("sent piece %d, we asked for %d", mm.Piece, pending)
-				}
-				if err := st.put(cfg.InfoHash, addr, mm, cfg.Progress); err != nil {
-					return err
-				}
-				emit(Event{Type: "metadata_piece", Peer: addr.String(), Piece: mm.Piece})
-				if err := ask(); err != nil {
-					return err
-				}
+		var items []outItem
+		for i := range s.numPieces {
+			if have.Has(i) {
+				items = append(items, outItem{msg: peerwire.Message{Kind: peerwire.Have, Index: uint32(i)}})
 			}
 		}
+		p.c.send(items...)
+		s.updateInterest(p)
 	}
+	if s.pick.Complete() {
+		s.onComplete()
+	}
+	s.connectMore()
+}
+
+// TorrentFile wraps an info dictionary and trackers into a .torrent file.
+func TorrentFile(info []byte, tiers [][]string) []byte {
+	b := []byte("d")
+	if len(tiers) > 0 {
+		b = append(b, "13:announce-listl"...)
+		for _, tier := range tiers {
+			b = append(b, 'l')
+			for _, u := range tier {
+				b = strconv.AppendInt(b, int64(len(u)), 10)
+				b = append(b, ':')
+				b = append(b, u...)
+			}
+			b = append(b, 'e')
+		}
+		b = append(b, 'e')
+	}
+	b = append(b, "4:info"...)
+	b = append(b, info...)
+	return append(b, 'e')
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +43,32 @@ func manyFiles(t *testing.T, n int) *metainfo.Torrent {
 	return tor
 }
 
+// fetchMeta runs a session that only fetches the metadata of ih from peers.
+func fetchMeta(t *testing.T, ctx context.Context, ih [20]byte, peers []netip.AddrPort, stall time.Duration) (*node, *metainfo.Torrent, error) {
+	t.Helper()
+	n := startNode(t, ctx, Config{InfoHash: ih, MetadataOnly: true, Peers: peers, StallAfter: stall})
+	n.wait(t, 25*time.Second)
+	return n, n.s.Torrent(), n.err
+}
+
+// seeders starts one seeding node of tor per IP.
+func seeders(t *testing.T, ctx context.Context, tor *metainfo.Torrent, ips ...string) []*node {
+	var out []*node
+	for i, ip := range ips {
+		out = append(out, startNodeAt(t, ctx, ip, Config{Torrent: tor, Store: newMemStore(tor, nil), Have: allHave(tor.NumPieces()),
+			Seed: true, Encryption: Encryption(i % 3)}))
+	}
+	return out
+}
+
+func addrs(nodes ...*node) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, n := range nodes {
+		out = append(out, n.addr)
+	}
+	return out
+}
+
 func TestFetchMetadataSpreadOverPeers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -54,61 +79,123 @@ func TestFetchMetadataSpreadOverPeers(t *testing.T) {
 	if len(tor.InfoRaw) < 3*16384 {
 		t.Fatalf("info of %d bytes: want several pieces", len(tor.InfoRaw))
 	}
-	var addrs []netip.AddrPort
-	for i := 0; i < 3; i++ {
-		n := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, nil), Have: allHave(tor.NumPieces()), Seed: true,
-			Encryption: Encryption(i % 3)})
-		addrs = append(addrs, n.addr)
-	}
-	var mu sync.Mutex
-	from := map[string]int{}
-	info, err := FetchMetadata(ctx, FetchConfig{InfoHash: tor.InfoHash, Peers: addrs, StallAfter: 10 * time.Second,
-		Events: func(e Event) {
-			if e.Type == "metadata_piece" {
-				mu.Lock()
-				from[e.Peer]++
-				mu.Unlock()
-			}
-		}})
+	n, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(seeders(t, ctx, tor, "127.0.0.1", "127.0.0.1", "127.0.0.1")...), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(info, tor.InfoRaw) {
+	if !bytes.Equal(got.InfoRaw, tor.InfoRaw) {
 		t.Fatal("fetched metadata differs")
+	}
+	from := map[string]int{}
+	for _, e := range n.events(EvMetadataPiece) {
+		from[e.Peer]++
 	}
 	if len(from) < 2 {
 		t.Errorf("all pieces from one peer: %v", from)
 	}
-	t.Logf("%d bytes of metadata, pieces by peer: %v", len(info), from)
+	if len(n.events(EvMetadata)) != 1 {
+		t.Errorf("metadata events: %+v", n.events(EvMetadata))
+	}
+	t.Logf("%d bytes of metadata, pieces by peer: %v", len(got.InfoRaw), from)
 }
 
 func TestFetchMetadataNoPeers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tor, _ := makeTorrent(t, 64<<10, 16<<10, nil)
-	_, err := FetchMetadata(ctx, FetchConfig{InfoHash: tor.InfoHash, Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")},
-		StallAfter: time.Second})
+	_, _, err := fetchMeta(t, ctx, tor.InfoHash, []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}, time.Second)
 	if !errors.Is(err, ErrNoMetadata) {
 		t.Fatalf("got %v, want ErrNoMetadata", err)
 	}
 }
 
-// TestFetchMetadataLiarBanned: a peer serving a different info dictionary
-// under the same info-hash is banned; the honest one completes it.
+// liarNode seeds tor's info-hash but serves info as its metadata.
+func liarNode(t *testing.T, ctx context.Context, ip string, tor *metainfo.Torrent, info []byte) *node {
+	fake := *tor
+	fake.InfoRaw = info
+	return startNodeAt(t, ctx, ip, Config{Torrent: &fake, Store: newMemStore(tor, nil), Have: allHave(tor.NumPieces()), Seed: true})
+}
+
+// bannedIPs lists the IPs of the peer_banned events.
+func bannedIPs(n *node) []string {
+	var out []string
+	for _, e := range n.events(EvPeerBanned) {
+		out = append(out, netip.MustParseAddrPort(e.Peer).Addr().String())
+	}
+	return out
+}
+
+// TestFetchMetadataLiarBanned: a peer serving right-sized but wrong pieces
+// of a multi-piece info dictionary, connected first, is banned, and only
+// it; the honest peer completes the dictionary. Alone, the liar's data is
+// refused.
 func TestFetchMetadataLiarBanned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tor := manyFiles(t, 4000)
+	wrong := bytes.Clone(tor.InfoRaw)
+	for i := 100; i < len(wrong); i += 16384 { // every piece differs
+		wrong[i] ^= 1
+	}
+	liar := liarNode(t, ctx, "127.0.0.2", tor, wrong)
+	if _, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(liar), 2*time.Second); err == nil {
+		t.Fatalf("accepted metadata that does not hash to the info-hash (%d bytes)", len(got.InfoRaw))
+	}
+	liar2 := liarNode(t, ctx, "127.0.0.3", tor, wrong)
+	honest := seeders(t, ctx, tor, "127.0.0.1")[0]
+	n, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(liar2, honest), 10*time.Second)
+	if err != nil || !bytes.Equal(got.InfoRaw, tor.InfoRaw) {
+		t.Fatalf("with an honest peer too: %v", err)
+	}
+	if b := bannedIPs(n); len(b) != 1 || b[0] != "127.0.0.3" {
+		t.Fatalf("banned %v, want only the liar 127.0.0.3", b)
+	}
+}
+
+// TestFetchMetadataWrongSize: a peer announcing another metadata_size
+// (and serving a dictionary of that size), listed first, does not poison
+// the fetch; it alone is banned once the right size verifies.
+func TestFetchMetadataWrongSize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tor := manyFiles(t, 4000)
+	liar := liarNode(t, ctx, "127.0.0.2", tor, append(bytes.Clone(tor.InfoRaw), make([]byte, 20000)...))
+	honest := seeders(t, ctx, tor, "127.0.0.1")[0]
+	n, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(liar, honest), 10*time.Second)
+	if err != nil || !bytes.Equal(got.InfoRaw, tor.InfoRaw) {
+		t.Fatalf("fetch: %v", err)
+	}
+	if b := bannedIPs(n); len(b) != 1 || b[0] != "127.0.0.2" {
+		t.Fatalf("banned %v, want only the liar 127.0.0.2", b)
+	}
+}
+
+// TestMagnetKeepsConnections: a magnet link's session downloads the data
+// over the connection it fetched the metadata on: one connection, never
+// closed, and the files are right.
+func TestMagnetKeepsConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tor, content := makeTorrent(t, 64<<10, 16<<10, nil)
-	fake := *tor
-	fake.InfoRaw = bytes.Replace(append([]byte(nil), tor.InfoRaw...), []byte("f0"), []byte("g0"), 1)
-	liar := startNode(t, ctx, Config{Torrent: &fake, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
-	info, err := FetchMetadata(ctx, FetchConfig{InfoHash: tor.InfoHash, Peers: []netip.AddrPort{liar.addr}, StallAfter: 2 * time.Second})
-	if err == nil {
-		t.Fatalf("accepted metadata that does not hash to the info-hash (%d bytes)", len(info))
+	tor, content := makeTorrent(t, 1<<20, 16<<10, nil)
+	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
+	stores := make(chan *memStore, 1)
+	leech := startNode(t, ctx, Config{InfoHash: tor.InfoHash, Peers: []netip.AddrPort{seed.addr}, StallAfter: 10 * time.Second,
+		Open: func(_ context.Context, t *metainfo.Torrent) (Opened, error) {
+			st := newMemStore(t, nil)
+			stores <- st
+			return Opened{Store: st}, nil
+		}})
+	leech.wait(t, 25*time.Second)
+	if leech.err != nil {
+		t.Fatal(leech.err)
 	}
-	honest := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
-	info, err = FetchMetadata(ctx, FetchConfig{InfoHash: tor.InfoHash, Peers: []netip.AddrPort{liar.addr, honest.addr}, StallAfter: 10 * time.Second})
-	if err != nil || !bytes.Equal(info, tor.InfoRaw) {
-		t.Fatalf("with an honest peer too: %v", err)
+	if got := (<-stores).bytes(); !bytes.Equal(got, content) {
+		t.Fatal("content differs")
+	}
+	if c, d := leech.events(EvPeerConnected), leech.events(EvPeerDisconnected); len(c) != 1 || len(d) != 0 {
+		t.Fatalf("connections %d, disconnections %+v: want one connection, kept", len(c), d)
+	}
+	if len(leech.events(EvMetadata)) != 1 || len(leech.events(EvDone)) != 1 {
+		t.Fatal("no metadata or done event")
 	}
 }

@@ -73,11 +73,23 @@ func newConn(id picker.PeerID, nc net.Conn, hs peerwire.Handshake) *conn {
 	return &conn{id: id, addr: ap, nc: nc, hs: hs, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 
+// maxSendQueue bounds what may wait for one peer's writer: requests,
+// uploads and haves stay far below it unless the peer stops reading, and
+// then the connection is closed.
+const maxSendQueue = 1 << 16
+
 // send queues items; it never blocks the event loop.
 func (c *conn) send(items ...outItem) {
 	c.mu.Lock()
-	c.queue = append(c.queue, items...)
+	over := len(c.queue)+len(items) > maxSendQueue
+	if !over {
+		c.queue = append(c.queue, items...)
+	}
 	c.mu.Unlock()
+	if over {
+		c.close() // its reader fails and tells the loop
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -242,7 +254,7 @@ func dialPlain(ctx context.Context, dial rawDial, ours peerwire.Handshake) (net.
 }
 
 func (s *Session) ourHandshake() peerwire.Handshake {
-	h := peerwire.Handshake{InfoHash: s.t.InfoHash, PeerID: s.peerID}
+	h := peerwire.Handshake{InfoHash: s.infoHash, PeerID: s.peerID}
 	h.Set(peerwire.BitExtended)
 	h.Set(peerwire.BitFast)
 	return h

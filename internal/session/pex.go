@@ -34,13 +34,15 @@ const (
 
 // pexAllowed says whether this torrent may use PEX: not when private, nor
 // when turned off.
-func (s *Session) pexAllowed() bool { return !s.t.Info.Private && !s.cfg.NoPEX }
+// A magnet link's torrent may turn out private: until its metadata is
+// known, PEX is offered; after, a private one stops it.
+func (s *Session) pexAllowed() bool { return (s.t == nil || !s.t.Info.Private) && !s.cfg.NoPEX }
 
 // listenAddr is where a peer accepts connections: the address we dialled,
 // or for incoming peers their IP with the port from their extended
 // handshake (zero when they gave none).
 func (p *peerState) listenAddr() netip.AddrPort {
-	if p.source != "incoming" {
+	if p.source != SourceIncoming {
 		return p.c.addr
 	}
 	if p.listenPort == 0 {
@@ -62,7 +64,7 @@ func (s *Session) sendPEX(now time.Time) {
 			continue
 		}
 		var f uint8
-		if p.seed {
+		if _, seed := s.peerPieces(p); seed {
 			f |= pexSeed
 		}
 		if p.enc == encRC4 || p.enc == encMSEPlain {
@@ -71,7 +73,7 @@ func (s *Session) sendPEX(now time.Time) {
 		if p.transport == "utp" {
 			f |= pexUTP
 		}
-		if p.source != "incoming" {
+		if p.source != SourceIncoming {
 			f |= pexOutgoing
 		}
 		current[a] = f

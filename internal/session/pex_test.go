@@ -51,12 +51,12 @@ func TestPEXDiscovery(t *testing.T) {
 	for {
 		found := false
 		for _, e := range leech.events("peer_connected") {
-			if e.Source == "pex" && e.Peer == seed.addr.String() {
+			if e.Source == SourcePEX && e.Peer == seed.addr.String() {
 				found = true
 			}
 		}
 		for _, e := range seed.events("peer_connected") {
-			if e.Source == "pex" && e.Peer == leech.addr.String() {
+			if e.Source == SourcePEX && e.Peer == leech.addr.String() {
 				found = true
 			}
 		}

@@ -1,7 +1,9 @@
 // Package session runs one torrent: its event loop owns all of the
-// torrent's mutable state (peers, requests, choking, progress); connection
-// goroutines only frame and parse, and disk writes, hashing and tracker
-// announces run beside it and report back over channels.
+// torrent's mutable state (peers, requests, choking, progress, and for a
+// magnet link the metadata being assembled); connection goroutines only
+// frame and parse, and disk writes, hashing and tracker announces run
+// beside it and report back over channels. The loop never blocks on a
+// send: work for other goroutines waits in queues it owns.
 package session
 
 import (
@@ -13,7 +15,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,9 @@ var (
 	ErrStalled = errors.New("session: stalled: no data received")
 	ErrNoPeers = errors.New("session: no peers")
 	ErrDisk    = errors.New("session: disk error")
+	// ErrNoMetadata ends a magnet link's session that found no peer able
+	// to serve the info dictionary.
+	ErrNoMetadata = errors.New("session: no peer served the metadata")
 )
 
 // Storage is where pieces live; internal/storage implements it.
@@ -39,13 +43,35 @@ type Storage interface {
 	HashPiece(piece int) ([20]byte, error)
 }
 
+// Opened is what Config.Open returns once a magnet link's metadata is
+// known: where the data goes and what of it is already there.
+type Opened struct {
+	Store      Storage
+	Have       []bool
+	Priorities []picker.Priority          // per file; nil means all normal
+	Checkpoint func(have picker.Bitfield) // as Config.Checkpoint
+}
+
 // Config describes a session.
 type Config struct {
-	Torrent *metainfo.Torrent
-	Store   Storage
-	Have    []bool // pieces already verified on disk
-	PeerID  [20]byte
-	Port    uint16 // our listen port, announced to trackers and peers
+	// Torrent and Store, or for a magnet link InfoHash (and Trackers) with
+	// Open: the session then starts by fetching the info dictionary (BEP 9)
+	// over the same connections it downloads on.
+	Torrent  *metainfo.Torrent
+	Store    Storage
+	Have     []bool // pieces already verified on disk
+	InfoHash [20]byte
+	Name     string     // shown until the metadata is known (a magnet link's dn)
+	Trackers [][]string // a magnet link's tiers
+	// Open is called on its own goroutine once a magnet link's info
+	// dictionary has verified. Nil with MetadataOnly.
+	Open func(ctx context.Context, t *metainfo.Torrent) (Opened, error)
+	// MetadataOnly ends Run (with nil) as soon as the metadata verified;
+	// Torrent then returns it.
+	MetadataOnly bool
+
+	PeerID [20]byte
+	Port   uint16 // our listen port, announced to trackers and peers
 
 	Peers      []netip.AddrPort // manual peers, always dialled
 	NoTrackers bool
@@ -69,24 +95,32 @@ type Config struct {
 	ClientName  string
 	HashWorkers int
 	Encryption  Encryption // MSE policy (default prefer)
+	// MaxDiskBacklog is how many received bytes may wait for the disk
+	// before no more blocks are requested (default 64 MiB).
+	MaxDiskBacklog int64
 }
 
 // Session is one running torrent.
 type Session struct {
-	cfg       Config
+	cfg      Config
+	infoHash [20]byte
+	peerID   [20]byte
+	ctx      context.Context // ends when Run ends
+	cancel   context.CancelFunc
+	rng      *mrand.Rand
+
+	// The torrent, once known (from the start, or when a magnet link's
+	// metadata has verified and storage is open). Until then t is nil.
 	t         *metainfo.Torrent
 	store     Storage
-	peerID    [20]byte
 	numPieces int
-	ctx       context.Context // ends when Run ends
-	cancel    context.CancelFunc
-	rng       *mrand.Rand
+	pick      *picker.Picker
+	meta      *metaFetch // a magnet link's metadata, while it is fetched
+	opening   bool       // Config.Open is running
 
-	pick   *picker.Picker
 	peers  map[picker.PeerID]*peerState
 	nextID picker.PeerID
-	known  map[netip.AddrPort]*knownPeer
-	dials  int
+	set    peerSet
 
 	connEvents chan connEvent
 	newConns   chan pendingConn
@@ -94,27 +128,32 @@ type Session struct {
 	diskEvents chan diskEvent
 	found      chan foundPeers
 	diskJobs   chan diskJob
+	notes      chan trackerNote
+	opened     chan openResult
 	completed  chan struct{}
 	stats      chan Stats
 	wantPeers  chan struct{} // the loop has no peer left to talk to or dial
+	control    chan func()
+	diskDone   chan struct{} // nil until the disk goroutine runs
+	openDone   chan struct{} // nil until Config.Open runs
+	discover   context.CancelFunc
+
+	disk disk // blocks waiting for the disk goroutine
 
 	upLimit, downLimit *bucket
 	down, up           rateMeter
 	wasted             int64
 	wanted             int64 // bytes of wanted pieces
-	control            chan func()
 	paused             bool
 	announcedComplete  bool
 	prios              []picker.Priority // per file
 	avail              []int
-	trackers           trackerBoard
+	trackers           []TrackerStats
 	hashFails          int
 	round              int
 	optimistic         []choker.PeerID
 	lastData           time.Time
 	blockFrom          map[picker.Block]picker.PeerID // sender of each stored block of unverified pieces
-	gone               map[picker.PeerID]netip.AddrPort
-	suspectsMu         sync.Mutex
 	suspects           map[int]suspect
 	startedAt          time.Time
 	everConnected      bool
@@ -123,28 +162,18 @@ type Session struct {
 
 	// read by the tracker goroutine
 	uploaded, downloaded, left atomic.Int64
+	metaKnown                  atomic.Bool
 }
 
 type pendingConn struct {
 	nc        net.Conn
 	hs        peerwire.Handshake
-	source    string
+	source    PeerSource
 	addr      netip.AddrPort // dialled address, or zero for incoming
 	enc       string         // encPlain, encRC4, encMSEPlain
 	fellBack  bool           // MSE failed and plaintext worked
 	transport string         // "tcp" or "utp"
 	raw       net.Conn       // the transport connection under nc
-}
-
-type knownPeer struct {
-	noMSE     bool // an MSE handshake failed where plaintext worked
-	noUTP     bool // dialled over TCP because uTP did not answer first
-	source    string
-	connected bool
-	dialing   bool
-	banned    bool
-	failures  int
-	nextTry   time.Time
 }
 
 type dialFailure struct {
@@ -154,65 +183,19 @@ type dialFailure struct {
 
 type foundPeers struct {
 	peers  []netip.AddrPort
-	source string
-}
-
-type peerState struct {
-	c                           *conn
-	source                      string
-	client                      string
-	transport                   string   // "tcp" or "utp"
-	raw                         net.Conn // the transport connection
-	amChoking, amInterested     bool
-	peerChoking, peerInterested bool
-	fast, extended              bool
-	sawHaves                    bool // a bitfield, have-all or have-none arrived
-	reqq                        int
-	requests                    map[picker.Block]time.Time
-	uploads                     int
-	down, up                    rateMeter
-	lastPiece, connectedAt      time.Time
-	chokeChanged                time.Time
-	snubbed, seed               bool
-	strikes                     int
-	reason                      choker.Reason
-	enc                         string
-	utMetadata                  int64 // the peer's id for ut_metadata; 0: none
-	utPEX                       int64 // the peer's id for ut_pex; 0: none
-	listenPort                  uint16
-	pexSent                     map[netip.AddrPort]bool // what this peer has been told of
-	pexNext                     time.Time
-	haveCount                   int
-	depth                       int // request queue floor, grown like TCP slow start
+	source PeerSource
 }
 
 // New prepares a session; Run starts it.
 func New(cfg Config) (*Session, error) {
 	t := cfg.Torrent
-	if t == nil || cfg.Store == nil {
+	switch {
+	case t == nil && (cfg.InfoHash == [20]byte{} || (cfg.Open == nil && !cfg.MetadataOnly)):
+		return nil, errors.New("session: a torrent and storage, or an info-hash and Open, are required")
+	case t != nil && cfg.Store == nil:
 		return nil, errors.New("session: torrent and storage are required")
-	}
-	if t.V2Only() {
+	case t != nil && t.V2Only():
 		return nil, metainfo.ErrV2Only
-	}
-	pk, err := picker.New(picker.Config{PieceLength: t.Info.PieceLength, TotalLength: t.Info.TotalLength})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Priorities != nil {
-		lengths := make([]int64, len(t.Info.Files))
-		for i, f := range t.Info.Files {
-			lengths[i] = f.Length
-		}
-		if err := pk.SetFilePriorities(lengths, cfg.Priorities); err != nil {
-			return nil, err
-		}
-	}
-	pk.SetSequential(cfg.Sequential)
-	for i, ok := range cfg.Have {
-		if ok {
-			pk.PieceVerified(i)
-		}
 	}
 	if cfg.MaxPeers <= 0 {
 		cfg.MaxPeers = 50
@@ -226,40 +209,82 @@ func New(cfg Config) (*Session, error) {
 	if cfg.PeerID == ([20]byte{}) {
 		cfg.PeerID = NewPeerID()
 	}
+	if cfg.MaxDiskBacklog <= 0 {
+		cfg.MaxDiskBacklog = 64 << 20
+	}
 	var seed [32]byte
 	rand.Read(seed[:])
 	s := &Session{
-		cfg: cfg, t: t, store: cfg.Store, peerID: cfg.PeerID, numPieces: t.NumPieces(),
-		rng:  mrand.New(mrand.NewChaCha8(seed)),
-		pick: pk, peers: map[picker.PeerID]*peerState{}, known: map[netip.AddrPort]*knownPeer{},
+		cfg: cfg, infoHash: cfg.InfoHash, peerID: cfg.PeerID,
+		rng:   mrand.New(mrand.NewChaCha8(seed)),
+		peers: map[picker.PeerID]*peerState{}, set: newPeerSet(),
 		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan dialFailure, 16),
-		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 1024),
-		completed: make(chan struct{}), stats: make(chan Stats, 1), wantPeers: make(chan struct{}, 1),
+		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 64),
+		notes: make(chan trackerNote, 16), opened: make(chan openResult, 1),
+		completed: make(chan struct{}), stats: make(chan Stats, 1), wantPeers: make(chan struct{}, 1), control: make(chan func()),
 		upLimit: newBucket(cfg.UploadRate), downLimit: newBucket(cfg.DownRate),
-		blockFrom: map[picker.Block]picker.PeerID{}, gone: map[picker.PeerID]netip.AddrPort{}, suspects: map[int]suspect{},
+		blockFrom: map[picker.Block]picker.PeerID{}, suspects: map[int]suspect{},
 	}
 	for _, a := range cfg.Peers {
-		s.known[a] = &knownPeer{source: "manual"}
+		s.set.add(a, SourceManual)
 	}
-	s.control = make(chan func())
+	trackers := cfg.Trackers
+	if t != nil {
+		s.infoHash = t.InfoHash
+		trackers = t.Trackers()
+		if err := s.attach(t, Opened{Store: cfg.Store, Have: cfg.Have, Priorities: cfg.Priorities, Checkpoint: cfg.Checkpoint}); err != nil {
+			return nil, err
+		}
+	} else {
+		s.meta = newMetaFetch()
+		s.left.Store(1) // unknown: not a seed
+	}
+	for tier, urls := range trackers {
+		for _, u := range urls {
+			status := TrackerNotContacted
+			if cfg.NoTrackers {
+				status = TrackerDisabled
+			}
+			s.trackers = append(s.trackers, TrackerStats{URL: u, Tier: tier, Status: status})
+		}
+	}
+	s.cfg.Trackers = trackers
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// attach gives the session its torrent and storage: at New, or once a
+// magnet link's metadata has verified and Open has returned.
+func (s *Session) attach(t *metainfo.Torrent, o Opened) error {
+	if t.V2Only() {
+		return metainfo.ErrV2Only
+	}
+	pk, err := picker.New(picker.Config{PieceLength: t.Info.PieceLength, TotalLength: t.Info.TotalLength})
+	if err != nil {
+		return err
+	}
+	if o.Priorities != nil {
+		if err := pk.SetFilePriorities(fileLengths(t), o.Priorities); err != nil {
+			return err
+		}
+	}
+	pk.SetSequential(s.cfg.Sequential)
+	for i, ok := range o.Have {
+		if ok && i < t.NumPieces() {
+			pk.PieceVerified(i)
+		}
+	}
+	s.t, s.store, s.numPieces, s.pick = t, o.Store, t.NumPieces(), pk
+	s.metaKnown.Store(true)
+	s.cfg.Checkpoint = o.Checkpoint
 	s.prios = make([]picker.Priority, len(t.Info.Files))
 	for i := range s.prios {
 		s.prios[i] = picker.Normal
-		if cfg.Priorities != nil {
-			s.prios[i] = cfg.Priorities[i]
+		if o.Priorities != nil {
+			s.prios[i] = o.Priorities[i]
 		}
 	}
-	for tier, urls := range t.Trackers() {
-		for _, u := range urls {
-			status := "not contacted"
-			if cfg.NoTrackers {
-				status = "disabled"
-			}
-			s.trackers.list = append(s.trackers.list, TrackerStats{URL: u, Tier: tier, Status: status})
-		}
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	return s, nil
+	return nil
 }
 
 // NewPeerID makes a peer id in the common -XXyyyy- style.
@@ -277,7 +302,7 @@ func (s *Session) Stats() <-chan Stats { return s.stats }
 // It returns false when the session no longer runs.
 func (s *Session) accept(nc, raw net.Conn, hs peerwire.Handshake, enc string) bool {
 	select {
-	case s.newConns <- pendingConn{nc: nc, hs: hs, source: "incoming", enc: enc, transport: transportOf(raw), raw: raw}:
+	case s.newConns <- pendingConn{nc: nc, hs: hs, source: SourceIncoming, enc: enc, transport: transportOf(raw), raw: raw}:
 		return true
 	case <-s.ctx.Done():
 		return false
@@ -288,41 +313,48 @@ func (s *Session) accept(nc, raw net.Conn, hs peerwire.Handshake, enc string) bo
 func (s *Session) Handshake() peerwire.Handshake { return s.ourHandshake() }
 
 // InfoHash of the session's torrent.
-func (s *Session) InfoHash() [20]byte { return s.t.InfoHash }
+func (s *Session) InfoHash() [20]byte { return s.infoHash }
+
+// Torrent returns the torrent, nil while a magnet link's metadata is
+// unknown. Call it only after Run has returned.
+func (s *Session) Torrent() *metainfo.Torrent {
+	if s.t != nil {
+		return s.t
+	}
+	if s.meta != nil {
+		return s.meta.torrent
+	}
+	return nil
+}
 
 // Complete reports whether every wanted piece is verified. Call it only
 // after Run has returned.
-func (s *Session) Complete() bool { return s.pick.Complete() }
+func (s *Session) Complete() bool { return s.pick != nil && s.pick.Complete() }
 
 // Run drives the torrent until it is complete (unless seeding), ctx ends,
-// or a fatal error. It returns nil when the download completed.
+// or a fatal error. It returns nil when the download completed (or, with
+// MetadataOnly, when the metadata did).
 func (s *Session) Run(parent context.Context) error {
 	ctx, cancel := s.ctx, s.cancel
 	stop := context.AfterFunc(parent, cancel)
 	defer stop()
 	s.startedAt = time.Now()
 	s.lastData = s.startedAt
-	diskDone := make(chan struct{})
-	go func() { s.diskLoop(); close(diskDone) }()
+	if s.t != nil {
+		s.startDisk()
+	}
 	trackerDone := make(chan struct{})
-	if !s.cfg.NoTrackers && len(s.t.Trackers()) > 0 {
+	if !s.cfg.NoTrackers && len(s.cfg.Trackers) > 0 {
 		go func() { s.trackerLoop(ctx); close(trackerDone) }()
 	} else {
 		close(trackerDone)
 	}
-	dhtDone := make(chan struct{})
-	if s.cfg.DHT != nil && !s.t.Info.Private {
-		go func() { s.dhtLoop(ctx); close(dhtDone) }()
-	} else {
-		close(dhtDone)
+	dctx, dcancel := context.WithCancel(ctx)
+	s.discover = dcancel
+	discoverDone := s.startDiscovery(dctx)
+	if s.t != nil {
+		s.emitStarted()
 	}
-	lsdDone := make(chan struct{})
-	if s.cfg.LSD != nil && !s.t.Info.Private {
-		go func() { s.lsdLoop(ctx); close(lsdDone) }()
-	} else {
-		close(lsdDone)
-	}
-	s.emit(Event{Type: "started", Pieces: s.numPieces, Have: s.pick.HaveCount()})
 	err := s.loop(ctx)
 	if err != nil && parent.Err() != nil {
 		err = parent.Err()
@@ -331,19 +363,54 @@ func (s *Session) Run(parent context.Context) error {
 	for _, p := range s.peers {
 		p.c.close()
 	}
-	close(s.diskJobs)
-	<-diskDone
-	<-trackerDone
-	<-dhtDone
-	<-lsdDone
-	if s.cfg.Checkpoint != nil {
-		s.cfg.Checkpoint(s.pick.Have())
+	if s.openDone != nil {
+		<-s.openDone // it was handed s.ctx, now over
 	}
-	s.publish()
-	if err == nil && s.pick.Complete() {
-		s.emit(Event{Type: "done", Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total, Uploaded: s.up.total})
+	if s.diskDone != nil {
+		close(s.diskJobs)
+		<-s.diskDone
+	}
+	<-trackerDone
+	<-discoverDone
+	if s.t != nil {
+		if s.cfg.Checkpoint != nil {
+			s.cfg.Checkpoint(s.pick.Have())
+		}
+		s.publish()
+		if err == nil && s.pick.Complete() {
+			s.emit(Event{Type: EvDone, Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total, Uploaded: s.up.total})
+		}
 	}
 	return err
+}
+
+func (s *Session) emitStarted() {
+	s.emit(Event{Type: EvStarted, Pieces: s.numPieces, Have: s.pick.HaveCount()})
+}
+
+// startDiscovery runs the DHT and local discovery beside the loop until
+// ctx ends (or the torrent turns out private); the channel closes when
+// both have stopped.
+func (s *Session) startDiscovery(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	private := s.t != nil && s.t.Info.Private
+	n := 0
+	finished := make(chan struct{}, 2)
+	if s.cfg.DHT != nil && !private {
+		n++
+		go func() { s.dhtLoop(ctx); finished <- struct{}{} }()
+	}
+	if s.cfg.LSD != nil && !private {
+		n++
+		go func() { s.lsdLoop(ctx); finished <- struct{}{} }()
+	}
+	go func() {
+		for range n {
+			<-finished
+		}
+		close(done)
+	}()
+	return done
 }
 
 func (s *Session) loop(ctx context.Context) error {
@@ -354,15 +421,18 @@ func (s *Session) loop(ctx context.Context) error {
 	checkpoint := time.NewTicker(30 * time.Second)
 	defer checkpoint.Stop()
 	last := time.Now()
-	s.updateLeft()
-	if s.pick.Complete() {
-		s.onComplete()
-		if !s.cfg.Seed {
-			return nil
+	if s.t != nil {
+		s.updateLeft()
+		if s.pick.Complete() {
+			s.onComplete()
+			if !s.cfg.Seed {
+				return nil
+			}
 		}
 	}
 	s.connectMore()
 	for {
+		toDisk, next := s.disk.head(s.diskJobs)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -371,16 +441,15 @@ func (s *Session) loop(ctx context.Context) error {
 		case nc := <-s.newConns:
 			s.handleNewConn(nc)
 		case f := <-s.dialFailed:
-			a := f.addr
-			s.dials--
-			s.emit(Event{Type: "dial_failed", Peer: a.String(), Error: f.err.Error()})
-			if k := s.known[a]; k != nil {
-				k.dialing = false
-				k.failures++
-				k.nextTry = time.Now().Add(redialDelay(k.failures))
-			}
+			s.handleDialFailed(f)
+		case toDisk <- next:
+			s.disk.sent()
 		case ev := <-s.diskEvents:
 			s.handleDisk(ev)
+		case n := <-s.notes:
+			s.handleTrackerNote(n)
+		case r := <-s.opened:
+			s.handleOpened(r)
 		case f := <-s.control:
 			f()
 		case f := <-s.found:
@@ -391,12 +460,15 @@ func (s *Session) loop(ctx context.Context) error {
 		case <-rechoke.C:
 			s.rechoke(false)
 		case <-checkpoint.C:
-			if s.cfg.Checkpoint != nil {
+			if s.t != nil && s.cfg.Checkpoint != nil {
 				s.cfg.Checkpoint(s.pick.Have())
 			}
 		}
 		if s.fatal != nil {
 			return s.fatal
+		}
+		if s.meta != nil && s.meta.torrent != nil && s.cfg.MetadataOnly {
+			return nil
 		}
 		if s.done && !s.cfg.Seed {
 			return nil
@@ -407,20 +479,12 @@ func (s *Session) loop(ctx context.Context) error {
 	}
 }
 
-// redialDelay is how long to wait before dialling a peer again after its
-// n-th failure in a row: 1 s, 2 s, 4 s, … up to 2 minutes. A peer that has
-// just started often refuses the first try (its listener is up before
-// the torrent is), so the first retries come quickly.
-func redialDelay(n int) time.Duration {
-	if n > 8 {
-		return 2 * time.Minute
-	}
-	return min(time.Second<<max(n-1, 0), 2*time.Minute)
-}
-
 func (s *Session) checkStall() error {
-	if s.cfg.StallAfter <= 0 || s.done || s.paused || time.Since(s.lastData) < s.cfg.StallAfter {
+	if s.cfg.StallAfter <= 0 || s.done || s.paused || s.opening || time.Since(s.lastData) < s.cfg.StallAfter {
 		return nil
+	}
+	if s.t == nil {
+		return fmt.Errorf("%w within %s", ErrNoMetadata, s.cfg.StallAfter)
 	}
 	if !s.everConnected {
 		return fmt.Errorf("%w after %s", ErrNoPeers, s.cfg.StallAfter)
@@ -459,539 +523,6 @@ func (s *Session) updateLeft() {
 	s.wanted = wanted
 }
 
-// addPeers records addresses to connect to.
-func (s *Session) addPeers(addrs []netip.AddrPort, source string) {
-	for _, a := range addrs {
-		if !a.IsValid() || a.Port() == 0 {
-			continue
-		}
-		if _, ok := s.known[a]; !ok && len(s.known) < 4000 {
-			s.known[a] = &knownPeer{source: source}
-		}
-	}
-	s.connectMore()
-}
-
-// connectMore dials known peers while there is room.
-func (s *Session) connectMore() {
-	if (s.done && !s.cfg.Seed) || s.paused {
-		return
-	}
-	now := time.Now()
-	for a, k := range s.known {
-		if len(s.peers)+s.dials >= s.cfg.MaxPeers || s.dials >= 8 {
-			return
-		}
-		if k.connected || k.dialing || k.banned || now.Before(k.nextTry) || s.isSelf(a) {
-			continue
-		}
-		k.dialing = true
-		s.dials++
-		go func(a netip.AddrPort, source string, plainOnly, noUTP bool) {
-			var tr string
-			var raw net.Conn
-			d := dialer{utp: s.cfg.UTP, mode: s.cfg.Transport}
-			nc, hs, enc, fellBack, err := s.dialPeer(s.ctx, d.sticky(a, noUTP, &tr, &raw), plainOnly)
-			if err != nil {
-				select {
-				case s.dialFailed <- dialFailure{a, err}:
-				case <-s.ctx.Done():
-				}
-				return
-			}
-			select {
-			case s.newConns <- pendingConn{nc: nc, hs: hs, source: source, addr: a, enc: enc, fellBack: fellBack, transport: tr, raw: raw}:
-			case <-s.ctx.Done():
-				nc.Close()
-			}
-		}(a, k.source, k.noMSE, k.noUTP)
-	}
-}
-
-func (s *Session) isSelf(a netip.AddrPort) bool {
-	return s.cfg.Port != 0 && a.Port() == s.cfg.Port && a.Addr().IsLoopback()
-}
-
-func (s *Session) handleNewConn(n pendingConn) {
-	if n.addr.IsValid() {
-		s.dials--
-		if k := s.known[n.addr]; k != nil {
-			k.dialing = false
-			k.noMSE = k.noMSE || n.fellBack
-			k.noUTP = k.noUTP || n.transport == "tcp"
-		}
-	}
-	reject := func(why string) {
-		n.nc.Close()
-		if k := s.known[n.addr]; k != nil {
-			k.nextTry = time.Now().Add(5 * time.Minute)
-		}
-		_ = why
-	}
-	if n.hs.PeerID == s.peerID {
-		reject("self")
-		if k := s.known[n.addr]; k != nil {
-			k.banned = true
-		}
-		return
-	}
-	if n.hs.InfoHash != s.t.InfoHash || len(s.peers) >= s.cfg.MaxPeers+10 || (s.done && !s.cfg.Seed) || s.paused {
-		reject("unwanted")
-		return
-	}
-	for _, p := range s.peers {
-		if p.c.hs.PeerID == n.hs.PeerID {
-			reject("duplicate")
-			return
-		}
-	}
-	ap, _ := netip.ParseAddrPort(n.nc.RemoteAddr().String())
-	if k := s.known[ap]; k != nil && k.banned {
-		reject("banned")
-		return
-	}
-	s.nextID++
-	c := newConn(s.nextID, n.nc, n.hs)
-	if n.addr.IsValid() {
-		c.addr = n.addr
-		if k := s.known[n.addr]; k != nil {
-			k.connected, k.failures = true, 0
-		}
-	}
-	now := time.Now()
-	p := &peerState{
-		c: c, source: n.source, client: clientFromPeerID(n.hs.PeerID), enc: n.enc, transport: n.transport, raw: n.raw,
-		amChoking: true, peerChoking: true,
-		fast: n.hs.Supports(peerwire.BitFast), extended: n.hs.Supports(peerwire.BitExtended),
-		reqq: 250, depth: initialDepth, requests: map[picker.Block]time.Time{}, connectedAt: now, chokeChanged: now, lastPiece: now,
-	}
-	s.peers[c.id] = p
-	s.everConnected = true
-	go s.readLoop(c)
-	go s.writeLoop(c)
-
-	var first []outItem
-	have := s.pick.Have()
-	switch {
-	case p.fast && have.Count() == s.numPieces:
-		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.HaveAll}})
-	case p.fast && have.Count() == 0:
-		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.HaveNone}})
-	case have.Count() > 0:
-		first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Bitfield, Payload: have.Bytes()}})
-	}
-	if p.extended {
-		eh := peerwire.ExtendedHandshake{M: map[string]int64{peerwire.MetadataExt: ourMetadataID}, V: s.cfg.ClientName,
-			P: int64(s.cfg.Port), Reqq: maxQueuedUploads, MetadataSize: int64(len(s.t.InfoRaw))}
-		if s.pexAllowed() {
-			eh.M[pexExt] = ourPEXID
-		}
-		if ip := c.addr.Addr().Unmap(); ip.IsValid() {
-			eh.YourIP = ip.AsSlice() // how we see them (BEP 10 yourip)
-		}
-		if p.transport == "utp" {
-			eh.UTPPacket = utp.MaxPacketSize
-		}
-		if b, err := eh.Marshal(); err == nil {
-			first = append(first, outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: b}})
-		}
-	}
-	c.send(first...)
-	s.emit(Event{Type: "peer_connected", Peer: c.addr.String(), Source: n.source, Transport: n.transport})
-	// A free upload slot goes to the newcomer once it says it is interested.
-}
-
-func (s *Session) dropPeer(p *peerState, why string) {
-	c := p.c
-	if _, ok := s.peers[c.id]; !ok {
-		return
-	}
-	delete(s.peers, c.id)
-	s.gone[c.id] = c.addr
-	c.close()
-	s.pick.PeerGone(c.id)
-	if k := s.known[c.addr]; k != nil {
-		k.connected = false
-		k.nextTry = time.Now().Add(30 * time.Second)
-	}
-	s.emit(Event{Type: "peer_disconnected", Peer: c.addr.String(), Reason: why})
-	if !p.amChoking {
-		s.rechoke(true)
-	}
-	s.requestAll()
-	s.connectMore()
-}
-
-func (s *Session) handleConnEvent(ev connEvent) {
-	p := s.peers[ev.c.id]
-	if p == nil {
-		if ev.msg.Kind == peerwire.Piece {
-			putBlock(ev.msg.Payload)
-		}
-		return
-	}
-	switch {
-	case ev.err != nil:
-		s.dropPeer(p, ev.err.Error())
-	case ev.sent > 0:
-		p.up.add(ev.sent)
-		s.up.add(ev.sent)
-		p.uploads = max(p.uploads-ev.blocks, 0)
-	default:
-		if err := s.handleMessage(p, ev.msg); err != nil {
-			s.dropPeer(p, err.Error())
-		}
-	}
-}
-
-func (s *Session) pieceLen(i int) int64 { return s.t.PieceLen(i) }
-
-func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
-	id := p.c.id
-	switch m.Kind {
-	case peerwire.KeepAlive:
-	case peerwire.Choke:
-		p.peerChoking = true
-		if !p.fast {
-			for blk := range p.requests {
-				s.pick.Cancelled(id, blk)
-			}
-			clear(p.requests)
-		}
-	case peerwire.Unchoke:
-		p.peerChoking = false
-		s.requestMore(p)
-	case peerwire.Interested:
-		p.peerInterested = true
-		if p.amChoking {
-			s.rechoke(true)
-		}
-	case peerwire.NotInterested:
-		p.peerInterested = false
-		if !p.amChoking {
-			s.rechoke(true)
-		}
-	case peerwire.Have:
-		if err := s.pick.PeerHas(id, int(m.Index)); err != nil {
-			return err
-		}
-		p.haveCount++
-		s.updateInterest(p)
-	case peerwire.Bitfield:
-		if p.sawHaves || p.haveCount > 0 {
-			return errors.New("bitfield after other have messages")
-		}
-		p.sawHaves = true
-		if err := peerwire.CheckBitfield(m.Payload, s.numPieces); err != nil {
-			return err
-		}
-		bf, err := picker.BitfieldFromBytes(m.Payload, s.numPieces)
-		if err != nil {
-			return err
-		}
-		if err := s.pick.PeerBitfield(id, bf); err != nil {
-			return err
-		}
-		p.haveCount = bf.Count()
-		s.updateInterest(p)
-	case peerwire.HaveAll, peerwire.HaveNone:
-		if !p.fast || p.sawHaves || p.haveCount > 0 {
-			return errors.New("have-all/have-none without the fast extension or after other have messages")
-		}
-		p.sawHaves = true
-		if m.Kind == peerwire.HaveAll {
-			s.pick.PeerHasAll(id)
-			p.haveCount = s.numPieces
-		} else {
-			s.pick.PeerHasNone(id)
-		}
-		s.updateInterest(p)
-	case peerwire.Request:
-		return s.handleRequest(p, m)
-	case peerwire.Cancel:
-		p.uploads -= len(p.c.dropUploads(&m))
-	case peerwire.Piece:
-		return s.handlePiece(p, m)
-	case peerwire.Reject:
-		if !p.fast {
-			return errors.New("reject without the fast extension")
-		}
-		blk := picker.Block{Piece: int(m.Index), Begin: int(m.Begin), Length: int(m.Length)}
-		if _, ok := p.requests[blk]; ok {
-			delete(p.requests, blk)
-			s.pick.Rejected(id, blk)
-		}
-	case peerwire.Extended:
-		if m.ExtID == peerwire.ExtendedHandshakeID {
-			eh, err := peerwire.ParseExtendedHandshake(m.Payload)
-			if err != nil {
-				return err
-			}
-			if eh.Reqq > 0 {
-				p.reqq = int(eh.Reqq)
-			}
-			if uc, ok := p.raw.(*utp.Conn); ok && eh.UTPPacket > 0 {
-				uc.RaisePacketSize(int(min(eh.UTPPacket, utp.MaxPacketSize)))
-			}
-			if eh.V != "" {
-				p.client = eh.V
-			}
-			p.utMetadata = eh.M[peerwire.MetadataExt]
-			if eh.P > 0 && eh.P < 65536 {
-				p.listenPort = uint16(eh.P)
-			}
-			if s.pexAllowed() {
-				p.utPEX = eh.M[pexExt]
-				p.pexNext = time.Now().Add(pexFirst)
-			}
-		} else if m.ExtID == ourMetadataID {
-			s.serveMetadata(p, m.Payload)
-		} else if m.ExtID == ourPEXID && s.pexAllowed() {
-			addrs, err := parsePEX(m.Payload)
-			if err != nil {
-				return err
-			}
-			s.addPeers(addrs, "pex")
-		}
-	default:
-		// suggest, allowed-fast, port and unknown messages are not used yet
-	}
-	p.seed = p.haveCount == s.numPieces
-	return nil
-}
-
-// ourMetadataID is the extended message id we receive ut_metadata under.
-const ourMetadataID = 1
-
-// serveMetadata answers a BEP 9 request with a piece of the info
-// dictionary (or a reject when we cannot).
-func (s *Session) serveMetadata(p *peerState, payload []byte) {
-	m, err := peerwire.ParseMetadataMsg(payload)
-	if err != nil || m.Type != peerwire.MetadataRequest || p.utMetadata == 0 {
-		return
-	}
-	info := s.t.InfoRaw
-	off := m.Piece * peerwire.MetadataPieceSize
-	reply := peerwire.MetadataMsg{Type: peerwire.MetadataReject, Piece: m.Piece}
-	if len(info) > 0 && off < len(info) {
-		reply = peerwire.MetadataMsg{Type: peerwire.MetadataData, Piece: m.Piece, TotalSize: len(info),
-			Data: info[off:min(off+peerwire.MetadataPieceSize, len(info))]}
-	}
-	p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Extended, ExtID: uint8(p.utMetadata), Payload: peerwire.AppendMetadataMsg(nil, reply)}})
-}
-
-// maxQueuedUploads bounds the blocks one peer may have us queue; it is
-// the reqq we advertise (BEP 10), so a well-behaved peer never exceeds it.
-// Queued requests are small descriptors: blocks are read as they are sent.
-const maxQueuedUploads = 2000
-
-func (s *Session) handleRequest(p *peerState, m peerwire.Message) error {
-	if err := peerwire.CheckRequest(m.Index, m.Begin, m.Length, s.numPieces, s.pieceLen, 0); err != nil {
-		return err
-	}
-	reject := func() {
-		if p.fast {
-			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}})
-		}
-	}
-	if p.amChoking || !s.pick.Has(int(m.Index)) || p.uploads >= maxQueuedUploads {
-		reject()
-		return nil
-	}
-	p.uploads++
-	p.c.send(outItem{piece: true, msg: peerwire.Message{Kind: peerwire.Piece, Index: m.Index, Begin: m.Begin, Length: m.Length}})
-	return nil
-}
-
-func (s *Session) handlePiece(p *peerState, m peerwire.Message) error {
-	if err := peerwire.CheckBlock(m.Index, m.Begin, len(m.Payload), s.numPieces, s.pieceLen); err != nil {
-		putBlock(m.Payload)
-		return err
-	}
-	blk := picker.Block{Piece: int(m.Index), Begin: int(m.Begin), Length: len(m.Payload)}
-	_, asked := p.requests[blk]
-	delete(p.requests, blk)
-	n := len(m.Payload)
-	p.down.add(n)
-	s.down.add(n)
-	s.downloaded.Add(int64(n))
-	p.lastPiece = time.Now()
-	s.lastData = p.lastPiece
-	p.snubbed = false
-	// Slow start: every answered request allows one more outstanding, so
-	// the queue doubles each round trip until the measured rate takes over.
-	if p.depth < maxDepth && int(p.down.rate*queueTime/picker.BlockSize) < p.depth {
-		p.depth++
-	}
-	if !asked {
-		s.wasted += int64(n)
-		putBlock(m.Payload)
-		return nil
-	}
-	cancels, arrival := s.pick.Received(p.c.id, blk)
-	for _, r := range cancels {
-		if q := s.peers[r.Peer]; q != nil {
-			delete(q.requests, r.Block)
-			q.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Cancel, Index: uint32(r.Block.Piece), Begin: uint32(r.Block.Begin), Length: uint32(r.Block.Length)}})
-		}
-	}
-	switch arrival {
-	case picker.Stored, picker.PieceReady:
-		s.blockFrom[blk] = p.c.id
-		s.diskJobs <- diskJob{piece: blk.Piece, begin: int64(blk.Begin), data: m.Payload, from: p.c.id, ready: arrival == picker.PieceReady}
-	default:
-		s.wasted += int64(n)
-		putBlock(m.Payload)
-	}
-	s.requestMore(p)
-	return nil
-}
-
-// updateInterest tells the peer whether we want something it has.
-func (s *Session) updateInterest(p *peerState) {
-	want := !s.pick.Complete() && s.pick.Interesting(p.c.id)
-	if want == p.amInterested {
-		if want {
-			s.requestMore(p)
-		}
-		return
-	}
-	p.amInterested = want
-	kind := peerwire.NotInterested
-	if want {
-		kind = peerwire.Interested
-	}
-	p.c.send(outItem{msg: peerwire.Message{Kind: kind}})
-	if want {
-		s.requestMore(p)
-	}
-}
-
-// queueTime is how much data, in seconds at its measured rate, each peer
-// should have requested and not yet received.
-const queueTime = 2.0
-
-// Request queue bounds per peer (also capped by the peer's reqq).
-const (
-	initialDepth = 16
-	maxDepth     = 1000
-)
-
-func (s *Session) requestMore(p *peerState) {
-	if p.peerChoking || !p.amInterested || s.done {
-		return
-	}
-	depth := int(p.down.rate * queueTime / picker.BlockSize)
-	depth = max(depth, p.depth)
-	depth = min(depth, p.reqq, maxDepth)
-	n := depth - len(p.requests)
-	if n <= 0 {
-		return
-	}
-	blocks := s.pick.Next(p.c.id, n)
-	if len(blocks) == 0 {
-		return
-	}
-	now := time.Now()
-	items := make([]outItem, 0, len(blocks))
-	for _, b := range blocks { // Next has recorded them as requested
-		p.requests[b] = now
-		items = append(items, outItem{msg: peerwire.Message{Kind: peerwire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)}})
-	}
-	p.c.send(items...)
-}
-
-func (s *Session) requestAll() {
-	for _, p := range s.peers {
-		s.requestMore(p)
-	}
-}
-
-// Request timeouts and snubbing.
-const (
-	requestTimeout = 30 * time.Second
-	snubTimeout    = choker.SnubTimeout
-)
-
-func (s *Session) handleTick(elapsed time.Duration) {
-	now := time.Now()
-	s.down.tick(elapsed)
-	s.up.tick(elapsed)
-	s.uploaded.Store(s.up.total)
-	for _, p := range s.peers {
-		p.down.tick(elapsed)
-		p.up.tick(elapsed)
-		timedOut := false
-		for blk, at := range p.requests {
-			if now.Sub(at) > requestTimeout {
-				delete(p.requests, blk)
-				s.pick.Timeout(p.c.id, blk)
-				timedOut = true
-			}
-		}
-		if p.amInterested && !p.peerChoking && now.Sub(p.lastPiece) > snubTimeout {
-			p.snubbed, p.depth = true, initialDepth
-		}
-		if timedOut {
-			s.requestAll()
-		}
-	}
-	s.sendPEX(now)
-	s.connectMore()
-	if !s.done && len(s.peers) == 0 && s.dials == 0 {
-		select {
-		case s.wantPeers <- struct{}{}:
-		default:
-		}
-	}
-	s.publish()
-}
-
-func (s *Session) rechoke(slotOnly bool) {
-	cfg := choker.DefaultConfig()
-	in := choker.Input{Seeding: s.pick.Complete(), Round: s.round, Optimistic: s.optimistic}
-	now := time.Now()
-	for _, p := range s.peers {
-		in.Peers = append(in.Peers, choker.Peer{
-			ID: choker.PeerID(p.c.id), Interested: p.peerInterested, Choked: p.amChoking,
-			DownloadRate: p.down.rate, UploadRate: p.up.rate, Snubbed: p.snubbed,
-			Age: now.Sub(p.connectedAt), Since: now.Sub(p.chokeChanged), Seed: p.seed,
-		})
-	}
-	var res choker.Result
-	if slotOnly {
-		res = choker.OnSlotFree(cfg, in, s.rng)
-	} else {
-		s.round++
-		res = choker.Rechoke(cfg, in, s.rng)
-	}
-	s.optimistic = res.Optimistic
-	for _, d := range res.Decisions {
-		p := s.peers[picker.PeerID(d.ID)]
-		if p == nil {
-			continue
-		}
-		p.reason = d.Reason
-		if d.Unchoke == !p.amChoking {
-			continue
-		}
-		p.amChoking = !d.Unchoke
-		p.chokeChanged = now
-		if p.amChoking {
-			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Choke}})
-			dropped := p.c.dropUploads(nil)
-			p.uploads -= len(dropped)
-			if p.fast {
-				for _, it := range dropped {
-					p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Reject, Index: it.msg.Index, Begin: it.msg.Begin, Length: it.msg.Length}})
-				}
-			}
-		} else {
-			p.c.send(outItem{msg: peerwire.Message{Kind: peerwire.Unchoke}})
-		}
-	}
-}
-
 func (s *Session) onComplete() {
 	if s.done {
 		return
@@ -1004,9 +535,14 @@ func (s *Session) onComplete() {
 	}
 	for _, p := range s.peers {
 		s.updateInterest(p)
-		if p.seed && !s.cfg.Seed {
-			continue
-		}
 	}
-	s.emit(Event{Type: "complete", Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total})
+	s.emit(Event{Type: EvComplete, Have: s.pick.HaveCount(), Pieces: s.numPieces, Downloaded: s.down.total})
+}
+
+func fileLengths(t *metainfo.Torrent) []int64 {
+	out := make([]int64, len(t.Info.Files))
+	for i, f := range t.Info.Files {
+		out[i] = f.Length
+	}
+	return out
 }

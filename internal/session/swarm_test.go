@@ -120,11 +120,20 @@ type node struct {
 
 func startNode(t *testing.T, ctx context.Context, cfg Config) *node {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startNodeAt(t, ctx, "127.0.0.1", cfg)
+}
+
+// startNodeAt is startNode listening on ip, another address of the
+// loopback network (127.0.0.2, …), so that a ban of one node's IP leaves
+// the others alone.
+func startNodeAt(t *testing.T, ctx context.Context, ip string, cfg Config) *node {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{done: make(chan struct{}), store: cfg.Store.(*memStore)}
+	store, _ := cfg.Store.(*memStore)
+	n := &node{done: make(chan struct{}), store: store}
 	n.addr = netip.MustParseAddrPort(ln.Addr().String())
 	cfg.Port = n.addr.Port()
 	cfg.Events = func(e Event) { n.mu.Lock(); n.evs = append(n.evs, e); n.mu.Unlock() }
@@ -160,7 +169,7 @@ func (n *node) wait(t *testing.T, d time.Duration) {
 	}
 }
 
-func (n *node) events(typ string) []Event {
+func (n *node) events(typ EventType) []Event {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []Event
