@@ -27,8 +27,14 @@ const (
 	// ackEvery in-order packets are acknowledged together (others within
 	// ackDelay): each ack costs a system call on both sides, and the
 	// sender's window grows by bytes acknowledged, not by acks.
-	ackEvery   = 4
+	ackEvery = 4
+	// lingerTime bounds how long a closed connection waits for its FIN to
+	// be acknowledged and for the peer's FIN; then it resets.
 	lingerTime = 10 * time.Second
+	// timeWait is how long a connection whose close completed still
+	// answers a retransmitted FIN (its peer missed our ack): longer than
+	// the peer's retransmission timeout.
+	timeWait = 3 * time.Second
 	// reorderLimit bounds how far ahead of the next expected packet data
 	// is kept (the selective-ack bitmask reaches maxSACKBytes*8 ahead; the
 	// receive window bounds the bytes).
@@ -81,6 +87,7 @@ type Conn struct {
 	lastAck    uint16
 	dupAcks    int
 	finQueued  bool
+	finAcked   bool
 	writeCh    chan struct{}
 
 	// Receiving.
@@ -99,6 +106,10 @@ type Conn struct {
 
 	rdl, wdl   time.Time
 	userClosed bool
+	// lingerTimer resets a closing connection after lingerTime, or
+	// forgets one in time-wait.
+	lingerTimer *time.Timer
+	timeWait    bool
 
 	retransmits, timeoutCount uint64
 }
@@ -167,9 +178,25 @@ func (c *Conn) send(h *header, sack, payload []byte) {
 	c.s.w.WriteToUDPAddrPort(c.scratch, c.remote)
 }
 
+// stateSeq is the sequence number of our ST_STATE and ST_RESET packets:
+// that of the next packet to be sent (they consume none), and once our
+// FIN is sent, the FIN's. libtorrent drops any packet numbered past a FIN
+// it received (so it never saw its own FIN acknowledged), and pure acks
+// numbered beyond its reorder window, which data queued but not yet sent
+// would reach.
+func (c *Conn) stateSeq() uint16 {
+	if c.sent < len(c.out) {
+		return c.out[c.sent].seq
+	}
+	if c.finQueued {
+		return c.seq - 1
+	}
+	return c.seq
+}
+
 // sendState acknowledges what has arrived. Called with c.mu held.
 func (c *Conn) sendState() {
-	h := c.header(stState, c.seq)
+	h := c.header(stState, c.stateSeq())
 	c.send(&h, c.sack(), nil)
 	c.unacked = 0
 	c.wndSmall = c.advertised() < uint32(c.mss)
@@ -193,6 +220,10 @@ func (c *Conn) handle(h *header, sack, payload []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state == stateClosed {
+		if c.timeWait && h.typ == stFin && h.seq == c.ackNr {
+			c.noteRecv(h)
+			c.sendState() // the peer missed our ack of its FIN
+		}
 		return
 	}
 	if h.typ == stReset {
@@ -232,6 +263,10 @@ func (c *Conn) handle(h *header, sack, payload []byte) {
 	c.processAck(h, sack, len(payload) == 0 && h.typ == stState)
 	if h.typ == stData || h.typ == stFin {
 		c.receive(h.seq, payload, h.typ == stFin)
+	}
+	if c.finAcked && c.eof {
+		c.finish()
+		return
 	}
 	c.flush()
 }
@@ -309,8 +344,9 @@ func (c *Conn) processAck(h *header, sack []byte, pureAck bool) {
 		signal(c.writeCh)
 	}
 	if c.finQueued && len(c.out) == 0 {
-		// Our FIN is acknowledged: nothing more to deliver.
-		c.fail(net.ErrClosed)
+		// Our FIN is acknowledged: nothing more to deliver. The peer's
+		// FIN is still to be received and acknowledged (see handle).
+		c.finAcked = true
 	}
 }
 
@@ -421,7 +457,7 @@ func (c *Conn) deliver(data []byte, fin bool) {
 	if c.eof {
 		return
 	}
-	if len(data) > 0 {
+	if len(data) > 0 && !c.userClosed { // nobody reads it any more
 		c.rbuf = append(c.rbuf, append([]byte(nil), data...))
 		c.rbufBytes += len(data)
 	}
@@ -507,19 +543,47 @@ func (c *Conn) onRTO() {
 	c.rtoTimer.Reset(c.rto)
 }
 
-// fail ends the connection with err. Called with c.mu held.
+// fail ends the connection with err and forgets it. Called with c.mu held.
 func (c *Conn) fail(err error) {
+	if c.end(err) {
+		go c.s.remove(c)
+	}
+}
+
+// end marks the connection closed with err; false if it already was.
+func (c *Conn) end(err error) bool {
 	if c.state == stateClosed {
-		return
+		return false
 	}
 	c.state = stateClosed
 	c.failErr = err
 	close(c.dead)
 	c.rtoTimer.Stop()
 	c.ackTimer.Stop()
+	if c.lingerTimer != nil {
+		c.lingerTimer.Stop()
+	}
 	signal(c.readCh)
 	signal(c.writeCh)
-	go c.s.remove(c)
+	return true
+}
+
+// finish ends a connection whose close completed both ways (our FIN
+// acknowledged, the peer's received and acknowledged) and keeps it for
+// timeWait to acknowledge the peer's FIN again if our ack was lost.
+func (c *Conn) finish() {
+	if c.end(net.ErrClosed) {
+		c.timeWait = true
+		c.lingerTimer = time.AfterFunc(timeWait, func() { c.s.remove(c) })
+	}
+}
+
+// closing reports whether the connection waits for its close to be
+// completed by the peer: our FIN queued, the peer's FIN not yet seen.
+func (c *Conn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finQueued && c.state == stateConnected && !c.eof
 }
 
 func (c *Conn) err() error {
@@ -528,9 +592,26 @@ func (c *Conn) err() error {
 	return c.failErr
 }
 
+// abort resets the connection, telling the peer, and forgets it.
 func (c *Conn) abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.timeWait {
+		c.timeWait = false
+		c.lingerTimer.Stop()
+		go c.s.remove(c)
+		return
+	}
+	if c.state == stateConnected {
+		h := c.header(stReset, c.stateSeq())
+		if c.eof {
+			// Acknowledge the peer's data but not its FIN: libtorrent's
+			// FIN takes no sequence number of its own, and it ignores a
+			// RESET that acknowledges a packet it never sent.
+			h.ack--
+		}
+		c.send(&h, nil, nil)
+	}
 	c.fail(net.ErrClosed)
 }
 
@@ -628,7 +709,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Close sends what is queued, then a FIN, and lets go of the connection
-// once the FIN is acknowledged (or after a grace period).
+// once the FIN is acknowledged and the peer's FIN received (or resets it
+// after lingerTime).
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -646,7 +728,7 @@ func (c *Conn) Close() error {
 	c.out = append(c.out, &outPacket{seq: c.seq, typ: stFin})
 	c.seq++
 	c.flush()
-	time.AfterFunc(lingerTime, c.abort)
+	c.lingerTimer = time.AfterFunc(lingerTime, c.abort)
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // PacketWriter sends datagrams; transport.UDPMux implements it.
@@ -76,23 +78,31 @@ type Socket struct {
 	local net.Addr
 	cfg   Config
 
-	mu      sync.Mutex
-	conns   map[connKey]*Conn
-	syns    map[connKey]*Conn // incoming connections by the id of their SYN
-	closed  bool
-	accept  chan *Conn
-	done    chan struct{}
-	resetAt time.Time
-	resets  int
+	mu     sync.Mutex
+	conns  map[connKey]*Conn
+	syns   map[connKey]*Conn // incoming connections by the id of their SYN
+	closed bool
+	accept chan *Conn
+	done   chan struct{}
+	resets *rate.Limiter // RESETs to unknown connections
 
 	// Counters.
 	Received, Malformed, Unknown, ResetsSent atomic.Uint64
 }
 
+const (
+	// resetRate bounds the RESETs sent to unknown connections, per second.
+	resetRate = 100
+	// closeWait bounds how long Socket.Close waits for closing
+	// connections: a round trip and a retransmission.
+	closeWait = time.Second
+)
+
 // NewSocket returns a socket that sends through w; local is its address.
 func NewSocket(w PacketWriter, local net.Addr, cfg Config) *Socket {
 	return &Socket{w: w, local: local, cfg: cfg.withDefaults(), conns: make(map[connKey]*Conn),
-		syns: make(map[connKey]*Conn), accept: make(chan *Conn, 64), done: make(chan struct{})}
+		syns: make(map[connKey]*Conn), accept: make(chan *Conn, 64), done: make(chan struct{}),
+		resets: rate.NewLimiter(resetRate, resetRate)}
 }
 
 // HandlePacket takes a datagram and reports whether it was uTP.
@@ -116,6 +126,9 @@ func (s *Socket) HandlePacket(from netip.AddrPort, data []byte) bool {
 			return true
 		}
 	}
+	if c == nil && h.typ == stReset {
+		c = s.resetTarget(from, h.connID)
+	}
 	s.mu.Unlock()
 	if c == nil {
 		s.Unknown.Add(1)
@@ -126,6 +139,20 @@ func (s *Socket) HandlePacket(from netip.AddrPort, data []byte) bool {
 	}
 	c.handle(&h, sack, payload)
 	return true
+}
+
+// resetTarget finds the connection a RESET with id is meant for when it
+// carries the id that connection sends with: libutp, like this package
+// for unknown connections, answers with the id of the packet it did not
+// know, and its sender's receive id is one more or one less. Called with
+// s.mu held.
+func (s *Socket) resetTarget(from netip.AddrPort, id uint16) *Conn {
+	for _, recv := range [2]uint16{id - 1, id + 1} {
+		if c := s.conns[connKey{from, recv}]; c != nil && c.sendID == id {
+			return c
+		}
+	}
+	return nil
 }
 
 // incoming answers a new SYN. Called with s.mu held.
@@ -162,17 +189,12 @@ func (s *Socket) reset(to netip.AddrPort, h *header) {
 	s.resetLocked(to, h)
 }
 
-// resetLocked tells a peer that its connection is unknown, at most 100
-// times a second. Called with s.mu held.
+// resetLocked tells a peer that its connection is unknown, at most
+// resetRate times a second. Called with s.mu held.
 func (s *Socket) resetLocked(to netip.AddrPort, h *header) {
-	now := time.Now()
-	if now.Sub(s.resetAt) > time.Second {
-		s.resetAt, s.resets = now, 0
-	}
-	if s.resets >= 100 {
+	if !s.resets.Allow() {
 		return
 	}
-	s.resets++
 	s.ResetsSent.Add(1)
 	r := header{typ: stReset, connID: h.connID, ts: micros(), seq: uint16(rand.Uint32()), ack: h.seq}
 	s.w.WriteToUDPAddrPort(appendPacket(nil, &r, nil, nil), to)
@@ -254,8 +276,10 @@ func (s *Socket) Accept() (net.Conn, error) {
 // Addr is the socket's local address.
 func (s *Socket) Addr() net.Addr { return s.local }
 
-// Close stops accepting and resets every connection. The UDP socket
-// itself belongs to the caller.
+// Close stops accepting, gives connections that are closing up to
+// closeWait to complete their close with the peer, and resets every
+// connection left. The UDP socket itself belongs to the caller and must
+// go on delivering datagrams until Close returns.
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -269,6 +293,22 @@ func (s *Socket) Close() error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// A peer that never sees our FIN acknowledged or its own FIN acked
+	// keeps its side for seconds: libtorrent refuses a new connection
+	// from the same address to the torrent until then.
+	wait := time.NewTimer(closeWait)
+	defer wait.Stop()
+waiting:
+	for _, c := range conns {
+		if !c.closing() {
+			continue
+		}
+		select {
+		case <-c.dead:
+		case <-wait.C:
+			break waiting
+		}
+	}
 	for _, c := range conns {
 		c.abort()
 	}
