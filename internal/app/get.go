@@ -323,13 +323,8 @@ func runSwarm(ctx context.Context, env *Env, o SwarmOptions, seeding bool) error
 		defer ew.Close()
 		ew.Emit(session.Event{Time: time.Now(), Type: session.EvListening, Port: int(sn.port)})
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := runContext(ctx, o)
 	defer stop()
-	if o.Timeout > 0 {
-		var c context.CancelFunc
-		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
-		defer c()
-	}
 	var view *live
 	if useTUI(env, o) {
 		name, ih := in.name()
@@ -451,6 +446,17 @@ func swarmError(ctx, runCtx context.Context, o SwarmOptions, s *session.Session,
 }
 
 var errTimeout = errors.New("timeout")
+
+// runContext is a swarm command's context: it ends with ctx, with stop,
+// or at --timeout (its cause then errTimeout).
+func runContext(ctx context.Context, o SwarmOptions) (context.Context, context.CancelFunc) {
+	runCtx, cancel := context.WithCancel(ctx)
+	if o.Timeout <= 0 {
+		return runCtx, cancel
+	}
+	tctx, tcancel := context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
+	return tctx, func() { tcancel(); cancel() }
+}
 
 // watchStats prints status lines and ends seeding once --seed-ratio or
 // --seed-time is reached (returning true then).

@@ -88,13 +88,8 @@ func fetchMetadata(ctx context.Context, env *Env, o SwarmOptions, link string) (
 		return nil, err
 	}
 	defer sn.Close()
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := runContext(ctx, o)
 	defer stop()
-	if o.Timeout > 0 {
-		var c context.CancelFunc
-		runCtx, c = context.WithTimeoutCause(runCtx, o.Timeout, errTimeout)
-		defer c()
-	}
 	cfg := sessionConfig(o, in, sn, nil)
 	cfg.MetadataOnly = true
 	s, err := session.New(cfg)

@@ -112,5 +112,4 @@ const (
 	EvMetadataPeer     EventType = "metadata_peer"
 	EvMetadataPiece    EventType = "metadata_piece"
 	EvMetadata         EventType = "metadata"
-	EvEventsDropped    EventType = "events_dropped"
 )
