@@ -4,51 +4,94 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"tt/internal/session"
 )
 
+// maxQueuedEvents bounds what the NDJSON writer holds for a slow reader
+// (beside the batch being written). Events past it are counted and
+// reported as one events_dropped line once the reader catches up;
+// progress events replace each other instead, and the few essential ones
+// are always kept.
+const maxQueuedEvents = 1024
+
+// closeWait bounds how long Close waits for a reader that stopped reading
+// but keeps its end of the pipe open.
+const closeWait = 2 * time.Second
+
 // eventWriter writes session events as NDJSON on its own goroutine: the
-// engine hands events over without ever waiting for the pipe.
+// engine hands events over without ever waiting for the pipe, and the
+// queue between them is bounded whatever the reader does.
 type eventWriter struct {
-	mu     sync.Mutex
-	queue  []session.Event
-	wake   chan struct{}
-	done   chan struct{}
-	closed bool
+	mu      sync.Mutex
+	queue   []session.Event
+	dropped int  // events left out since the last write
+	failed  bool // a write failed: the reader went away
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
 }
 
 func newEventWriter(w io.Writer) *eventWriter {
+	// A reader that goes away (tt get --json | head -1) must only stop the
+	// events: without this a write to the closed pipe kills the process.
+	signal.Ignore(syscall.SIGPIPE)
 	ew := &eventWriter{wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go func() {
-		defer close(ew.done)
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for {
-			ew.mu.Lock()
-			batch, closed := ew.queue, ew.closed
-			ew.queue = nil
-			ew.mu.Unlock()
-			for _, e := range batch {
-				if enc.Encode(e) != nil {
-					return // the reader went away; the engine carries on
-				}
-			}
-			if closed {
-				return
-			}
-			<-ew.wake
-		}
-	}()
+	go ew.run(w)
 	return ew
+}
+
+func (ew *eventWriter) run(w io.Writer) {
+	defer close(ew.done)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for {
+		ew.mu.Lock()
+		batch, closed, dropped := ew.queue, ew.closed, ew.dropped
+		ew.queue, ew.dropped = nil, 0
+		ew.mu.Unlock()
+		if dropped > 0 {
+			batch = append([]session.Event{{Time: time.Now(), Type: session.EvEventsDropped, Dropped: dropped}}, batch...)
+		}
+		for _, e := range batch {
+			if enc.Encode(e) != nil {
+				ew.mu.Lock()
+				ew.failed, ew.queue = true, nil
+				ew.mu.Unlock()
+				return // the reader went away; the engine carries on
+			}
+		}
+		if closed {
+			return
+		}
+		<-ew.wake
+	}
+}
+
+// essential events are few per run and never dropped for a slow reader.
+func essential(t session.EventType) bool {
+	switch t {
+	case session.EvListening, session.EvListenError, session.EvStarted, session.EvMetadata,
+		session.EvPeerBanned, session.EvComplete, session.EvDone:
+		return true
+	}
+	return false
 }
 
 // Emit queues an event; safe for concurrent use, never blocks on I/O.
 func (ew *eventWriter) Emit(e session.Event) {
 	ew.mu.Lock()
-	if !ew.closed {
+	switch {
+	case ew.closed || ew.failed:
+	case e.Type == session.EvProgress:
+		ew.replaceProgress(e)
+	case len(ew.queue) >= maxQueuedEvents && !essential(e.Type):
+		ew.dropped++
+	default:
 		ew.queue = append(ew.queue, e)
 	}
 	ew.mu.Unlock()
@@ -58,7 +101,28 @@ func (ew *eventWriter) Emit(e session.Event) {
 	}
 }
 
-// Close flushes what is queued and stops.
+// replaceProgress queues e, dropping a progress event still waiting, so
+// that a slow reader gets the newest figures once: at most one progress
+// event ever waits, whatever the bound.
+func (ew *eventWriter) replaceProgress(e session.Event) {
+	for i := len(ew.queue) - 1; i >= 0; i-- {
+		if ew.queue[i].Type == session.EvProgress {
+			ew.queue = append(ew.queue[:i], ew.queue[i+1:]...)
+			break
+		}
+	}
+	ew.queue = append(ew.queue, e)
+}
+
+// queued reports how many events wait for the reader (for tests).
+func (ew *eventWriter) queued() int {
+	ew.mu.Lock()
+	defer ew.mu.Unlock()
+	return len(ew.queue)
+}
+
+// Close flushes what is queued and stops; it gives up after closeWait on
+// a reader that holds its pipe open without reading.
 func (ew *eventWriter) Close() {
 	ew.mu.Lock()
 	ew.closed = true
@@ -67,10 +131,12 @@ func (ew *eventWriter) Close() {
 	case ew.wake <- struct{}{}:
 	default:
 	}
-	<-ew.done
+	select {
+	case <-ew.done:
+	case <-time.After(closeWait):
+	}
 }
 
-// statusLine renders one plain progress line from a snapshot.
 func statusLine(st session.Stats) string {
 	pct := 100.0
 	if st.Wanted > 0 {

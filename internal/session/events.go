@@ -36,6 +36,7 @@ type Event struct {
 	DownRate   float64    `json:"down_rate,omitempty"` // bytes/s, in progress
 	UpRate     float64    `json:"up_rate,omitempty"`
 	Left       int64      `json:"left,omitempty"`
+	Dropped    int        `json:"dropped,omitempty"` // in events_dropped
 }
 
 // MarshalJSON writes the counters that may be zero only where they mean

@@ -112,4 +112,7 @@ const (
 	EvMetadataPeer     EventType = "metadata_peer"
 	EvMetadataPiece    EventType = "metadata_piece"
 	EvMetadata         EventType = "metadata"
+	// EvEventsDropped is written by the NDJSON writer, not the engine: it
+	// counts the events left out while the reader could not keep up.
+	EvEventsDropped EventType = "events_dropped"
 )
