@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Loopback swarm benchmark: tt, libtorrent and Transmission side by side.
 
-Usage: bench_swarm.py --tt TT --dir DIR [--size-mib N] [--swarm-mib N]
+Usage: bench_swarm.py --tt TT [--baseline TT] --dir DIR [--size-mib N] [--swarm-mib N]
                       [--swarm-cap-mib N] [--runs N] [--only LIST]
 
 Every transfer moves the same single-file torrent on 127.0.0.1 from a
@@ -154,19 +154,19 @@ class Bench:
         return d
 
     # seeders: return (proc, port)
-    def seed_tt(self, torrent, content, cwd, extra=()):
-        p = Proc([self.a.tt, "seed", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", *extra, torrent, content], cwd)
+    def seed_tt(self, torrent, content, cwd, extra=(), tt=None):
+        p = Proc([tt or self.a.tt, "seed", "--no-dht", "--no-lsd", "--json", "--no-trackers", "--bind", "127.0.0.1", *extra, torrent, content], cwd)
         ev = p.wait_line(lambda e: e.get("type") == "listening", 120)
         return p, ev["port"]
 
-    def seed_lt(self, torrent, content, cwd, extra=()):
+    def seed_lt(self, torrent, content, cwd, extra=(), tt=None):
         p = Proc([PY, LT_PEER, "seed", torrent, os.path.dirname(content), *extra], cwd)
         ev = p.wait_line(lambda e: e.get("event") == "listening", 60)
         return p, ev["port"]
 
     # leechers: return (wall, cpu, rss MiB)
-    def get_tt(self, torrent, cwd, port, extra=()):
-        p = Proc([self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--no-trackers", "--bind", "127.0.0.1", "--peer", "127.0.0.1:%d" % port,
+    def get_tt(self, torrent, cwd, port, extra=(), tt=None):
+        p = Proc([tt or self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--no-trackers", "--bind", "127.0.0.1", "--peer", "127.0.0.1:%d" % port,
                   "--stall-timeout", "60s", *extra, "-o", os.path.join(cwd, "got"), torrent], cwd)
         code = p.wait_exit(900)
         if code != 0:
@@ -175,7 +175,7 @@ class Bench:
         p.kill()
         return p.end - p.start, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
-    def get_lt(self, torrent, cwd, port, extra=()):
+    def get_lt(self, torrent, cwd, port, extra=(), tt=None):
         p = Proc([PY, LT_PEER, "get", torrent, os.path.join(cwd, "got"), "--peer", "127.0.0.1:%d" % port,
                   "--timeout", "900", *extra], cwd)
         code = p.wait_exit(950)
@@ -221,14 +221,14 @@ class Bench:
         note("%s: %s -> %s %.2fs %.0f MB/s leecher %.2f CPU-s/GiB %.0f MiB; seeder %.2f CPU-s/GiB" % (
             case, seeder_name, leecher_name, wall, row["mbps"], row["cpu_per_gib"], rss, row["seed_cpu_per_gib"]))
 
-    def pair(self, case, torrent, content, size, seeder, leecher, transport="tcp"):
+    def pair(self, case, torrent, content, size, seeder, leecher, transport="tcp", label="tt", tt=None):
         d = self.fresh(case)
         seeders = {"tt": self.seed_tt, "libtorrent": self.seed_lt}
         if leecher == "transmission":
             holder = {}
 
             def start_seed(port):
-                s, _ = seeders[seeder](torrent, content, d, ("--transport", "tcp", "--peer", "127.0.0.1:%d" % port))
+                s, _ = seeders[seeder](torrent, content, d, ("--transport", "tcp", "--peer", "127.0.0.1:%d" % port), tt)
                 holder["s"] = s
                 holder["cpu0"] = s.cpu_now()
                 return s
@@ -236,20 +236,22 @@ class Bench:
             seed_cpu = s.cpu_now() - holder["cpu0"]
         else:
             extra = ("--transport", transport)
-            s, port = seeders[seeder](torrent, content, d, extra)
+            s, port = seeders[seeder](torrent, content, d, extra, tt)
             cpu0 = s.cpu_now()
-            wall, cpu, rss = {"tt": self.get_tt, "libtorrent": self.get_lt}[leecher](torrent, d, port, extra)
+            wall, cpu, rss = {"tt": self.get_tt, "libtorrent": self.get_lt}[leecher](torrent, d, port, extra, tt)
             seed_cpu = s.cpu_now() - cpu0
         s.kill()
         shutil.rmtree(d, ignore_errors=True)
-        self.record(case, seeder, leecher + (" (uTP)" if transport == "utp" else ""), wall, cpu, rss, seed_cpu, size)
+        name = lambda n: label if n == "tt" else n
+        self.record(case, name(seeder), name(leecher) + (" (uTP)" if transport == "utp" else ""), wall, cpu, rss, seed_cpu, size)
 
-    def swarm(self, kind, torrent, content, size, announce, ih):
+    def swarm(self, kind, torrent, content, size, announce, ih, tt=None):
         """One capped seeder and six leechers through the tracker."""
-        d = self.fresh("swarm-" + kind)
+        d = self.fresh("swarm")
         cap = self.a.swarm_cap_mib << 20
-        if kind == "tt":
-            s = Proc([self.a.tt, "seed", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1", "--upload-limit", str(cap), torrent, content], d)
+        tt = tt or self.a.tt
+        if kind != "libtorrent":
+            s = Proc([tt, "seed", "--no-dht", "--no-lsd", "--json", "--bind", "127.0.0.1", "--upload-limit", str(cap), torrent, content], d)
         else:
             s = Proc([PY, LT_PEER, "seed", torrent, os.path.dirname(content), "--upload-limit", str(cap)], d)
         wait_seeders(announce, ih, 1, 60)
@@ -257,8 +259,8 @@ class Bench:
         leechers = []
         for i in range(6):
             out = os.path.join(d, "got%d" % i)
-            if kind == "tt":
-                argv = [self.a.tt, "get", "--no-dht", "--no-lsd", "-q", "--bind", "127.0.0.1", "--stall-timeout", "120s", "-o", out, torrent]
+            if kind != "libtorrent":
+                argv = [tt, "get", "--no-dht", "--no-lsd", "-q", "--bind", "127.0.0.1", "--stall-timeout", "120s", "-o", out, torrent]
             else:
                 argv = [PY, LT_PEER, "get", torrent, out, "--timeout", "900"]
             leechers.append(Proc(argv, d))
@@ -331,7 +333,9 @@ def main():
     ap.add_argument("--piece", default="1MiB")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", default="a,b,c,d,e,f,g,h,i,swarm")
+    ap.add_argument("--baseline", help="a second tt binary, run beside --tt in every case that has tt")
     a = ap.parse_args()
+    tts = [("tt", a.tt)] + ([("tt (baseline)", a.baseline)] if a.baseline else [])
     os.makedirs(a.dir, exist_ok=True)
     only = set(a.only.split(","))
     b = Bench(a)
@@ -349,8 +353,10 @@ def main():
              ("g", "tt", "tt", "utp"), ("h", "libtorrent", "libtorrent", "utp"), ("i", "libtorrent", "tt", "utp")]
     for _ in range(a.runs):
         for case, seeder, leecher, *transport in cases:
-            if case in only:
-                b.pair(case, torrent, content, size, seeder, leecher, *transport)
+            if case not in only:
+                continue
+            for label, tt in (tts if "tt" in (seeder, leecher) else tts[:1]):
+                b.pair(case, torrent, content, size, seeder, leecher, *(transport or ["tcp"]), label=label, tt=tt)
 
     if "swarm" in only:
         sdata = os.path.join(a.dir, "swarm")
@@ -362,13 +368,13 @@ def main():
         ih = json.loads(subprocess.run([a.tt, "inspect", "--json", "--no-files", probe], check=True,
                                        capture_output=True, text=True).stdout)["infohash"]
         for _ in range(a.runs):
-            for kind in ("tt", "libtorrent"):
+            for kind, tt in tts + [("libtorrent", None)]:
                 tr, url = start_opentracker(os.path.join(a.dir, "tracker"), ih)
                 try:
                     storrent = os.path.join(sdata, "swarm.torrent")
                     subprocess.run([a.tt, "create", "-q", "--force", "-l", "256KiB", "-a", url, "-o", storrent, scontent],
                                    check=True)
-                    b.swarm(kind, storrent, scontent, a.swarm_mib << 20, url, ih)
+                    b.swarm(kind, storrent, scontent, a.swarm_mib << 20, url, ih, tt)
                 finally:
                     os.killpg(tr.pid, signal.SIGKILL)
                     tr.wait()
