@@ -14,6 +14,10 @@ TT_TEST_PACKAGES=(
 	aria2
 	mktorrent
 	opentracker
+	nginx-light
+	nftables
+	miniupnpd-nftables
+	tshark
 	tmux
 	iputils-ping
 	iproute2
