@@ -286,3 +286,107 @@ func TestResetOfUnknownConnectionEndsPeer(t *testing.T) {
 		t.Errorf("connection ended with %v, want a reset", err)
 	}
 }
+
+// finGate holds back the FINs an endpoint sends until it is opened.
+type finGate struct {
+	w    PacketWriter
+	mu   sync.Mutex
+	open bool
+	held []heldPacket
+}
+
+func (g *finGate) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if h, _, _, err := parsePacket(b); err == nil && h.typ == stFin && !g.open {
+		g.held = append(g.held, heldPacket{append([]byte(nil), b...), to})
+		return len(b), nil
+	}
+	return g.w.WriteToUDPAddrPort(b, to)
+}
+
+// fin is the header of the first FIN held back.
+func (g *finGate) fin() (h header, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.held) == 0 {
+		return h, false
+	}
+	h, _, _, _ = parsePacket(g.held[0].b)
+	return h, true
+}
+
+func socketClosed(s *Socket) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (g *finGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open = true
+	for _, p := range g.held {
+		g.w.WriteToUDPAddrPort(p.b, p.to)
+	}
+	g.held = nil
+}
+
+// TestSocketCloseAgainWaitsForFirst: a second Socket.Close while the first
+// still waits for a peer's FIN (a listener closed as its context ends,
+// then the socket) returns only once the first is done, so the caller does
+// not close the UDP socket under it and the peer's FIN is still
+// acknowledged.
+func TestSocketCloseAgainWaitsForFirst(t *testing.T) {
+	a, wa := recordedEndpoint(t)
+	var gate *finGate
+	b := newEndpoint(t, Config{}, func(w PacketWriter) PacketWriter {
+		gate = &finGate{w: w}
+		return gate
+	})
+	ca, _, done := pair(t, a, b)
+	ca.Close()
+	first := make(chan struct{})
+	go func() { a.s.Close(); close(first) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !socketClosed(a.s) {
+		if time.Now().After(deadline) {
+			t.Fatal("Socket.Close did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan struct{})
+	go func() { a.s.Close(); close(second) }()
+	select {
+	case <-second:
+		t.Fatal("a second Socket.Close returned while the first waits for the peer's FIN")
+	case <-first:
+		t.Fatal("Socket.Close returned before the peer's FIN")
+	case <-time.After(closeWait / 4):
+	}
+	select {
+	case <-done: // the peer read EOF and closed: its FIN is held
+	case <-time.After(5 * time.Second):
+		t.Fatal("the peer did not close")
+	}
+	theirs, ok := gate.fin()
+	if !ok {
+		t.Fatal("the peer sent no FIN")
+	}
+	gate.release()
+	select {
+	case <-second:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second Socket.Close did not return")
+	}
+	acked := false
+	for _, p := range wa.packets() {
+		if p.h.typ == stState && p.h.ack == theirs.seq {
+			acked = true
+		}
+	}
+	<-first
+	if !acked {
+		t.Error("the second Socket.Close returned before the peer's FIN was acknowledged")
+	}
+}

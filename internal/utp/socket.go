@@ -83,8 +83,11 @@ type Socket struct {
 	syns   map[connKey]*Conn // incoming connections by the id of their SYN
 	closed bool
 	accept chan *Conn
-	done   chan struct{}
-	resets *rate.Limiter // RESETs to unknown connections
+	done   chan struct{} // closed when Close starts
+	// drained is closed when Close has finished with every connection;
+	// a later or concurrent Close waits for it.
+	drained chan struct{}
+	resets  *rate.Limiter // RESETs to unknown connections
 
 	// Counters.
 	Received, Malformed, Unknown, ResetsSent atomic.Uint64
@@ -102,7 +105,7 @@ const (
 func NewSocket(w PacketWriter, local net.Addr, cfg Config) *Socket {
 	return &Socket{w: w, local: local, cfg: cfg.withDefaults(), conns: make(map[connKey]*Conn),
 		syns: make(map[connKey]*Conn), accept: make(chan *Conn, 64), done: make(chan struct{}),
-		resets: rate.NewLimiter(resetRate, resetRate)}
+		drained: make(chan struct{}), resets: rate.NewLimiter(resetRate, resetRate)}
 }
 
 // HandlePacket takes a datagram and reports whether it was uTP.
@@ -279,15 +282,19 @@ func (s *Socket) Addr() net.Addr { return s.local }
 // Close stops accepting, gives connections that are closing up to
 // closeWait to complete their close with the peer, and resets every
 // connection left. The UDP socket itself belongs to the caller and must
-// go on delivering datagrams until Close returns.
+// go on delivering datagrams until Close returns, also when Close is
+// called again (a listener closed as its context ends, then the socket):
+// every call returns only once the first has finished.
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.drained
 		return nil
 	}
 	s.closed = true
 	close(s.done)
+	defer close(s.drained)
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		conns = append(conns, c)

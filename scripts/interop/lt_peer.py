@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--listen", default="127.0.0.1", help="listen address (a namespace's own, for --lsd)")
     ap.add_argument("--lsd", action="store_true", help="local service discovery (only inside a test's network namespace)")
     ap.add_argument("--dht-bootstrap", action="append", default=[], help="HOST:PORT of a DHT node on loopback")
+    ap.add_argument("--one-connection-per-ip", action="store_true",
+                    help="libtorrent's default: refuse a second connection from an address already connected")
     args = ap.parse_args()
 
     tcp = args.transport in ("tcp", "both")
@@ -48,7 +50,7 @@ def main():
     settings = {
         "listen_interfaces": "%s:%d" % (args.listen, args.port),
         "enable_dht": False, "enable_lsd": args.lsd, "enable_upnp": False, "enable_natpmp": False,
-        "allow_multiple_connections_per_ip": True,
+        "allow_multiple_connections_per_ip": not args.one_connection_per_ip,
         "enable_outgoing_tcp": tcp, "enable_incoming_tcp": tcp,
         "enable_outgoing_utp": utp, "enable_incoming_utp": utp,
         "out_enc_policy": enc, "in_enc_policy": enc, "allowed_enc_level": 3 if enc == 1 else (2 if enc == 0 else 1),
