@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"time"
 
 	"tt/internal/mse"
@@ -147,66 +146,71 @@ var errNoMSE = errors.New("session: peer did not complete the encryption handsha
 // dialPeer opens an outgoing connection with the session's encryption
 // policy. plainOnly skips MSE for a peer known not to speak it. It
 // reports whether it fell back to plaintext after an MSE failure.
-func (s *Session) dialPeer(ctx context.Context, dial rawDial, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
+func (s *Session) dialPeer(ctx context.Context, dial *peerDial, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
 	return dialTorrent(ctx, dial, s.ourHandshake(), s.cfg.Encryption, plainOnly)
 }
 
 // rawDial opens a transport connection to one peer.
 type rawDial func(context.Context) (net.Conn, error)
 
-// sticky returns a rawDial that connects with d and, once a transport
-// has worked, keeps to it (a plaintext retry after a failed MSE handshake
-// goes the same way). *tr and *raw name the last connection made.
-func (d dialer) sticky(addr netip.AddrPort, noUTP bool, tr *string, raw *net.Conn) rawDial {
-	return func(ctx context.Context) (net.Conn, error) {
-		var c net.Conn
-		var err error
-		switch *tr {
-		case "":
-			c, *tr, err = d.dial(ctx, addr, noUTP)
-		case "utp":
-			c, err = d.utp.Dial(ctx, addr)
-		default:
-			c, err = dialTCP(ctx, addr)
-		}
-		if err == nil {
-			*raw = c
-		}
-		return c, err
-	}
-}
-
 // dialTorrent opens an outgoing connection for the torrent named in ours,
 // with the given encryption policy.
-func dialTorrent(ctx context.Context, dial rawDial, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
-	if policy == EncryptDisable || (plainOnly && policy == EncryptPrefer) {
-		nc, hs, err := dialPlain(ctx, dial, ours)
-		return nc, hs, encPlain, false, err
-	}
+func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
+	defer dial.drop()
+	plain := policy == EncryptDisable || (plainOnly && policy == EncryptPrefer)
 	provide := mse.RC4 | mse.Plaintext
 	if policy == EncryptRequire {
 		provide = mse.RC4
 	}
-	nc, err := dial(ctx)
+	nc, err := dial.dial(ctx)
 	if err != nil {
 		return nil, peerwire.Handshake{}, "", false, err
 	}
-	deadline := time.Now().Add(handshakeTimeout())
-	mc, err := mse.Initiate(nc, ours.InfoHash, provide, peerwire.AppendHandshake(nil, ours), deadline)
-	if err == nil {
-		var hs peerwire.Handshake
-		hs, err = readPeerHandshake(mc, ours, deadline)
-		if err == nil {
-			return mc, hs, encName(mc), false, nil
+	c, hs, enc, err := handshakeOut(nc, ours, plain, provide)
+	if err != nil && closedByPeer(err) {
+		// The peer may have kept the other transport's connection and
+		// closed this one as a second connection from our address: the
+		// same handshake goes on over the other, before the peer gives
+		// up on it. A fresh connection would be refused as well while
+		// the peer still holds the one we closed.
+		if sc := dial.takeSpare(); sc != nil {
+			nc.Close()
+			nc = sc
+			c, hs, enc, err = handshakeOut(nc, ours, plain, provide)
 		}
 	}
+	if err == nil {
+		return c, hs, enc, false, nil
+	}
 	nc.Close()
+	if plain {
+		return nil, hs, "", false, err
+	}
 	if policy == EncryptRequire || ctx.Err() != nil {
 		return nil, peerwire.Handshake{}, "", false, fmt.Errorf("%w: %w", errNoMSE, err)
 	}
 	// The peer may simply not speak MSE: try plaintext once.
-	pc, hs, perr := dialPlain(ctx, dial, ours)
+	pc, hs, perr := dialPlain(ctx, dial.dial, ours)
 	return pc, hs, encPlain, true, perr
+}
+
+// handshakeOut runs our side of the handshake on a new connection:
+// plaintext, or MSE offering provide with our handshake inside.
+func handshakeOut(nc net.Conn, ours peerwire.Handshake, plain bool, provide uint32) (net.Conn, peerwire.Handshake, string, error) {
+	deadline := time.Now().Add(handshakeTimeout())
+	if plain {
+		hs, err := peerwire.HandshakeOutgoing(nc, ours, deadline)
+		return nc, hs, encPlain, err
+	}
+	mc, err := mse.Initiate(nc, ours.InfoHash, provide, peerwire.AppendHandshake(nil, ours), deadline)
+	if err != nil {
+		return nil, peerwire.Handshake{}, "", err
+	}
+	hs, err := readPeerHandshake(mc, ours, deadline)
+	if err != nil {
+		return nil, hs, "", err
+	}
+	return mc, hs, encName(mc), nil
 }
 
 // readPeerHandshake reads the answer to a handshake already sent.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"tt/internal/utp"
@@ -62,89 +64,205 @@ func (d dialer) transports(noUTP bool) (useUTP, useTCP bool) {
 	return useUTP, useTCP
 }
 
+// attempt is the outcome of one transport's connection attempt.
+type attempt struct {
+	c   net.Conn
+	tr  string
+	err error
+}
+
+// spareWait bounds the wait for a spare that has not connected yet: the
+// peer closed the chosen connection for it, so it is at most a round
+// trip behind.
+const spareWait = maxGrace
+
+// spare is the attempt that lost a race of the transports, kept until the
+// handshake on the winner shows whether the peer wants it. A peer that
+// keeps one connection per address (Transmission) accepts both and
+// closes whichever it took second, and that need not be the one that
+// answered here first.
+type spare struct {
+	tr     string
+	res    <-chan attempt // the attempt's one result
+	cancel context.CancelFunc
+}
+
+// take returns the spare's connection, or nil when it failed or is more
+// than spareWait away.
+func (s *spare) take() net.Conn {
+	t := time.NewTimer(spareWait)
+	defer t.Stop()
+	select {
+	case r := <-s.res:
+		s.cancel()
+		return r.c
+	case <-t.C:
+		s.drop()
+		return nil
+	}
+}
+
+// drop abandons the spare and closes its connection whenever it arrives.
+func (s *spare) drop() {
+	s.cancel()
+	go func() {
+		if r := <-s.res; r.c != nil {
+			r.c.Close()
+		}
+	}()
+}
+
+// ready is a result channel that already holds r.
+func ready(r attempt) <-chan attempt {
+	ch := make(chan attempt, 1)
+	ch <- r
+	return ch
+}
+
 // dial connects to addr and returns the connection and its transport
 // ("tcp" or "utp"). With both, the two race and uTP wins unless TCP
-// connected longer than the grace above before it.
-func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.Conn, string, error) {
+// connected longer than the grace above before it; the loser, connected
+// or still trying, comes back as a spare (else nil), which the caller
+// must take or drop.
+func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.Conn, string, *spare, error) {
 	useUTP, useTCP := d.transports(noUTP)
 	switch {
 	case useUTP && !useTCP:
 		c, err := d.utp.Dial(ctx, addr)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
-		return c, "utp", nil
+		return c, "utp", nil, nil
 	case !useUTP:
 		c, err := dialTCP(ctx, addr)
-		return c, "tcp", err
-	}
-	type result struct {
-		c   net.Conn
-		tr  string
-		err error
+		return c, "tcp", nil, err
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
-	results := make(chan result, 2)
+	utpRes, tcpRes := make(chan attempt, 1), make(chan attempt, 1)
 	go func() {
 		c, err := d.utp.Dial(ctx, addr)
 		if err != nil {
-			results <- result{nil, "utp", err}
+			utpRes <- attempt{nil, "utp", err}
 			return
 		}
-		results <- result{c, "utp", nil}
+		utpRes <- attempt{c, "utp", nil}
 	}()
 	go func() {
 		c, err := dialTCP(ctx, addr)
-		results <- result{c, "tcp", err}
+		tcpRes <- attempt{c, "tcp", err}
 	}()
-	// finish hands the losing attempt's connection, if any, to a closer.
-	finish := func(pending int) {
-		cancel()
-		go func() {
-			for range pending {
-				if r := <-results; r.c != nil {
-					r.c.Close()
-				}
-			}
-		}()
-	}
-	var tcp net.Conn
-	var errs []error
+	var tcp *attempt
+	var utpErr error
 	var grace <-chan time.Time
-	for pending := 2; pending > 0; {
+	for {
 		select {
-		case r := <-results:
-			pending--
-			if r.err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", r.tr, r.err))
-			}
+		case r := <-utpRes:
 			switch {
-			case r.tr == "utp" && r.err == nil:
-				if tcp != nil {
-					tcp.Close()
-				}
-				finish(pending)
-				return r.c, "utp", nil
-			case r.tr == "tcp":
-				// TCP has its answer, a connection or a refusal from the
-				// host: uTP gets the grace period, not its whole timeout.
-				tcp = r.c
-				grace = time.After(min(max(3*time.Since(start), minGrace), maxGrace))
+			case r.err == nil && tcp != nil:
+				return r.c, "utp", &spare{"tcp", ready(*tcp), cancel}, nil
+			case r.err == nil:
+				return r.c, "utp", &spare{"tcp", tcpRes, cancel}, nil
+			case tcp != nil:
+				cancel()
+				return tcp.c, "tcp", nil, tcpErr(*tcp, r.err)
 			}
+			utpErr, utpRes = r.err, nil // TCP has the last word
+		case r := <-tcpRes:
+			tcp, tcpRes = &r, nil
+			if utpRes == nil {
+				cancel()
+				return r.c, "tcp", nil, tcpErr(r, utpErr)
+			}
+			// TCP has its answer, a connection or a refusal from the
+			// host: uTP gets the grace period, not its whole timeout.
+			grace = time.After(min(max(3*time.Since(start), minGrace), maxGrace))
 		case <-grace:
-			finish(pending)
-			if tcp == nil {
-				return nil, "", errors.Join(append(errs, errors.New("utp: no answer"))...)
+			s := &spare{"utp", utpRes, cancel}
+			if tcp.err != nil {
+				s.drop()
+				return nil, "", nil, tcpErr(*tcp, errors.New("no answer"))
 			}
-			return tcp, "tcp", nil
+			return tcp.c, "tcp", s, nil
 		}
 	}
-	cancel()
-	if tcp != nil {
-		return tcp, "tcp", nil
+}
+
+// tcpErr is the error of a race that TCP decided: none when it connected,
+// else both transports' reasons.
+func tcpErr(tcp attempt, utpErr error) error {
+	if tcp.err == nil {
+		return nil
 	}
-	return nil, "", errors.Join(errs...)
+	return errors.Join(fmt.Errorf("tcp: %w", tcp.err), fmt.Errorf("utp: %w", utpErr))
+}
+
+// peerDial makes the connections of one dial to one peer. The first races
+// the transports; later ones (a plaintext retry after a failed encryption
+// handshake) keep to the transport that worked. *tr and *raw name the
+// connection made last.
+type peerDial struct {
+	d     dialer
+	addr  netip.AddrPort
+	noUTP bool
+	tr    *string
+	raw   *net.Conn
+	spare *spare
+}
+
+// sticky returns the peerDial for addr; its dial method is a rawDial.
+func (d dialer) sticky(addr netip.AddrPort, noUTP bool, tr *string, raw *net.Conn) *peerDial {
+	return &peerDial{d: d, addr: addr, noUTP: noUTP, tr: tr, raw: raw}
+}
+
+// dial opens the next connection to the peer.
+func (p *peerDial) dial(ctx context.Context) (net.Conn, error) {
+	p.drop() // a new connection replaces the race's loser too
+	var c net.Conn
+	var err error
+	switch *p.tr {
+	case "":
+		c, *p.tr, p.spare, err = p.d.dial(ctx, p.addr, p.noUTP)
+	case "utp":
+		c, err = p.d.utp.Dial(ctx, p.addr)
+	default:
+		c, err = dialTCP(ctx, p.addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	*p.raw = c
+	return c, nil
+}
+
+// takeSpare returns the connection of the transport that lost the race,
+// which becomes the connection made last, or nil when there is none.
+func (p *peerDial) takeSpare() net.Conn {
+	if p.spare == nil {
+		return nil
+	}
+	s := p.spare
+	p.spare = nil
+	c := s.take()
+	if c != nil {
+		*p.tr, *p.raw = s.tr, c
+	}
+	return c
+}
+
+// drop closes the spare, if any: the handshake is over.
+func (p *peerDial) drop() {
+	if p.spare != nil {
+		p.spare.drop()
+		p.spare = nil
+	}
+}
+
+// closedByPeer says that a handshake failed because the peer ended the
+// connection (rather than by staying silent or by saying something wrong).
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // transportOf names the transport of an accepted connection.
