@@ -16,6 +16,11 @@ const (
 	maxBanned   = 4096
 	maxGone     = 1024
 	maxDials    = 8 // dials in flight
+	// maxPEXDials is how many of them may go to addresses only PEX named:
+	// a peer naming addresses that accept and never answer holds a slot
+	// for a whole handshake timeout, and the rest stay free for trusted
+	// sources.
+	maxPEXDials = maxDials / 2
 )
 
 // knownPeer is an address we may dial.
@@ -144,15 +149,28 @@ func (ps *peerSet) left(id picker.PeerID, a netip.AddrPort) {
 }
 
 // candidates calls dial for addresses worth dialling now, those from
-// trusted sources first, until dial returns false.
+// trusted sources first, until dial returns false; addresses only PEX
+// named while fewer than maxPEXDials of them are being dialled.
 func (ps *peerSet) candidates(now time.Time, dial func(netip.AddrPort, *knownPeer) bool) {
+	pexDials := 0
+	for _, k := range ps.known {
+		if k.dialing && !k.source.trusted() {
+			pexDials++
+		}
+	}
 	for _, trusted := range []bool{true, false} {
 		for a, k := range ps.known {
 			if k.source.trusted() != trusted || k.connected || k.dialing || k.self || now.Before(k.nextTry) {
 				continue
 			}
+			if !trusted && pexDials >= maxPEXDials {
+				return
+			}
 			if !dial(a, k) {
 				return
+			}
+			if k.dialing && !trusted {
+				pexDials++
 			}
 		}
 	}

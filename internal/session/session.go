@@ -123,7 +123,7 @@ type Session struct {
 	set    peerSet
 
 	connEvents chan connEvent
-	newConns   chan pendingConn
+	newConns   chan pendingConn // unbuffered: a connection handed over is the loop's, never left in a queue after Run
 	dialFailed chan dialFailure
 	diskEvents chan diskEvent
 	found      chan foundPeers
@@ -218,7 +218,7 @@ func New(cfg Config) (*Session, error) {
 		cfg: cfg, infoHash: cfg.InfoHash, peerID: cfg.PeerID,
 		rng:   mrand.New(mrand.NewChaCha8(seed)),
 		peers: map[picker.PeerID]*peerState{}, set: newPeerSet(),
-		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn, 16), dialFailed: make(chan dialFailure, 16),
+		connEvents: make(chan connEvent, 256), newConns: make(chan pendingConn), dialFailed: make(chan dialFailure, 16),
 		diskEvents: make(chan diskEvent, 64), found: make(chan foundPeers, 4), diskJobs: make(chan diskJob, 64),
 		notes: make(chan trackerNote, 16), opened: make(chan openResult, 1),
 		completed: make(chan struct{}), stats: make(chan Stats, 1), wantPeers: make(chan struct{}, 1), control: make(chan func()),
