@@ -31,17 +31,24 @@ func TestPauseResume(t *testing.T) {
 	defer cancel()
 	tor, content := makeTorrent(t, 2<<20, 16<<10, nil)
 	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true, UploadRate: 512 << 10})
-	leech := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, nil), Peers: []netip.AddrPort{seed.addr}, Detail: true, StallAfter: 2 * time.Second})
+	const stall = 2 * time.Second
+	leech := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, nil), Peers: []netip.AddrPort{seed.addr}, Detail: true, StallAfter: stall})
 	waitStats(t, leech, 20*time.Second, "some progress", func(st Stats) bool { return st.Have > 0 })
 	if err := leech.s.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	st := waitStats(t, leech, 5*time.Second, "paused and no peers", func(st Stats) bool { return st.State == StatePaused && len(st.Peers) == 0 })
 	// Paused longer than the stall timeout: still running, nothing arrives.
-	time.Sleep(3 * time.Second)
-	st2 := waitStats(t, leech, 5*time.Second, "a snapshot", func(Stats) bool { return true })
-	if st2.Have != st.Have || st2.State != StatePaused {
-		t.Fatalf("while paused: have %d → %d, state %s", st.Have, st2.Have, st2.State)
+	// The loop checks for a stall right after each snapshot it publishes,
+	// so a control call answered after this one proves it did not fire.
+	st2 := waitStats(t, leech, stall+5*time.Second, "the stall timeout passed while paused", func(st2 Stats) bool { return st2.Elapsed >= st.Elapsed+stall })
+	have, paused := 0, false
+	if err := leech.s.do(func() { have, paused = leech.s.pick.HaveCount(), leech.s.paused }); err != nil {
+		<-leech.done
+		t.Fatalf("the session ended while paused: %v", leech.err)
+	}
+	if st2.Have != st.Have || st2.State != StatePaused || have != st.Have || !paused {
+		t.Fatalf("while paused: have %d → %d (%d), state %s", st.Have, st2.Have, have, st2.State)
 	}
 	if err := leech.s.Resume(); err != nil {
 		t.Fatal(err)

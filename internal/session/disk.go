@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"time"
 
 	"tt/peerwire"
 	"tt/picker"
@@ -35,17 +36,21 @@ type diskEvent struct {
 
 // disk is the loop's side of the disk goroutine: received blocks wait in
 // queue until the goroutine takes them, so the loop never blocks on it.
-// backlog counts the bytes received and not yet written; above the bound
-// no more blocks are requested, until it is down to half.
+// backlog counts the bytes received and not yet written. Blocks requested
+// and not yet received count against the bound as well, since they are on
+// their way: once the two reach it no more blocks are requested, until
+// they are down to half.
 type disk struct {
 	queue     []diskJob
 	backlog   int64
+	peak      int64 // the largest backlog so far
 	throttled bool
 }
 
 func (d *disk) push(j diskJob) {
 	d.queue = append(d.queue, j)
 	d.backlog += int64(len(j.data))
+	d.peak = max(d.peak, d.backlog)
 }
 
 // head returns the channel to offer the next job on, nil when none waits.
@@ -65,24 +70,29 @@ func (d *disk) sent() {
 	}
 }
 
-// full says whether requests should wait for the disk.
-func (d *disk) full(limit int64) bool {
+// room says how many more blocks may be requested with requested bytes
+// already asked for, 0 while requests wait for the disk.
+func (d *disk) room(requested, limit int64) int {
+	pending := d.backlog + requested
 	if d.throttled {
-		return d.backlog >= limit/2
+		d.throttled = pending > limit/2
+	} else {
+		d.throttled = pending >= limit
 	}
-	d.throttled = d.backlog >= limit
-	return d.throttled
+	if d.throttled {
+		return 0
+	}
+	return int((limit - pending + picker.BlockSize - 1) / picker.BlockSize)
 }
 
-// written takes n bytes off the backlog; it reports whether requests,
-// held back, may resume.
-func (d *disk) written(n, limit int64) bool {
-	d.backlog -= n
-	if d.throttled && d.backlog < limit/2 {
-		d.throttled = false
-		return true
+// diskRoom is how many more blocks may be requested before what waits
+// for the disk, or is on its way, reaches Config.MaxDiskBacklog.
+func (s *Session) diskRoom() int {
+	requested := 0
+	for _, p := range s.peers {
+		requested += len(p.requests)
 	}
-	return false
+	return s.disk.room(int64(requested)*picker.BlockSize, s.cfg.MaxDiskBacklog)
 }
 
 // startDisk runs the disk goroutine.
@@ -254,8 +264,14 @@ func (s *Session) handleDisk(ev diskEvent) {
 		return
 	}
 	if ev.written > 0 {
-		if s.disk.written(ev.written, s.cfg.MaxDiskBacklog) {
-			s.requestAll()
+		s.disk.backlog -= ev.written
+		if s.disk.throttled {
+			// Data waits for the disk, not for the swarm: as long as
+			// writes complete the session is not stalled.
+			s.lastData = time.Now()
+			if s.diskRoom() > 0 {
+				s.requestAll()
+			}
 		}
 		return
 	}

@@ -43,6 +43,19 @@ func (o One) Each(yield func(*Session) bool) {
 // ENOBUFS, ENOMEM) or a connection aborted before it was accepted only
 // pauses it, longer each time in a row, up to a second.
 func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
+	return ServeWith(ctx, ln, sessions, ServeOptions{})
+}
+
+// ServeOptions tune ServeWith.
+type ServeOptions struct {
+	// Paused, when set, is told of every Accept error that only pauses
+	// serving, and of how long the pause is. It is called from Serve's
+	// goroutine and should return quickly.
+	Paused func(err error, wait time.Duration)
+}
+
+// ServeWith is Serve with options.
+func ServeWith(ctx context.Context, ln net.Listener, sessions Sessions, o ServeOptions) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
@@ -59,6 +72,9 @@ func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 				return err
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if o.Paused != nil {
+				o.Paused(err, backoff)
+			}
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():

@@ -121,7 +121,7 @@ func (s *Session) updateInterest(p *peerState) {
 }
 
 func (s *Session) requestMore(p *peerState) {
-	if p.peerChoking || !p.amInterested || s.done || s.pick == nil || s.disk.full(s.cfg.MaxDiskBacklog) {
+	if p.peerChoking || !p.amInterested || s.done || s.pick == nil {
 		return
 	}
 	depth := int(p.down.rate * queueTime / picker.BlockSize)
@@ -129,6 +129,9 @@ func (s *Session) requestMore(p *peerState) {
 	depth = min(depth, p.reqq, maxDepth)
 	n := depth - len(p.requests)
 	if n <= 0 {
+		return
+	}
+	if n = min(n, s.diskRoom()); n <= 0 {
 		return
 	}
 	blocks := s.pick.Next(p.c.id, n)
@@ -170,7 +173,7 @@ func (s *Session) handleTick(elapsed time.Duration) {
 			p.snubbed, p.depth = true, initialDepth
 		}
 	}
-	if timedOut {
+	if timedOut || s.disk.throttled { // requests given up free room too
 		s.requestAll()
 	}
 	if s.meta != nil && s.t == nil {

@@ -95,8 +95,9 @@ type Config struct {
 	ClientName  string
 	HashWorkers int
 	Encryption  Encryption // MSE policy (default prefer)
-	// MaxDiskBacklog is how many received bytes may wait for the disk
-	// before no more blocks are requested (default 64 MiB).
+	// MaxDiskBacklog bounds the bytes received and not yet written plus
+	// those requested and not yet received: at the bound no more blocks
+	// are requested (default 64 MiB).
 	MaxDiskBacklog int64
 }
 
