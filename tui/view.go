@@ -297,14 +297,14 @@ func (m Model) peers(w, h int) []string {
 			client = "?"
 		}
 		transport := "TCP"
-		if p.Transport == "utp" {
+		if p.Transport == session.OverUTP {
 			transport = "uTP"
 		}
 		enc := p.Encryption
 		if enc == "" {
-			enc = "plain"
+			enc = session.EncPlain
 		}
-		line := fmt.Sprintf("%-21s %-14s %-4s %-5s %-5s %10s %10s %4.0f%% %4d", m.fit(p.Addr, 21), m.fit(client, 14), transport, m.fit(enc, 5),
+		line := fmt.Sprintf("%-21s %-14s %-4s %-5s %-5s %10s %10s %4.0f%% %4d", m.fit(p.Addr, 21), m.fit(client, 14), transport, m.fit(string(enc), 5),
 			m.flags(p), rate(p.DownRate), rate(p.UpRate), p.Progress*100, p.Requests)
 		if wide {
 			why := p.ChokeReason

@@ -170,21 +170,32 @@ func (n *swarmNet) Close() {
 	n.udp.Close()
 }
 
-// serve accepts peers on both transports until ctx ends; a listener that
-// fails is reported, once, and the session carries on with what it has.
+// serve accepts peers on both transports until ctx ends. A listener that
+// fails is reported, once, and the session carries on with what it has;
+// one that pauses (out of descriptors) is reported as each run of pauses
+// begins.
 func (n *swarmNet) serve(ctx context.Context, env *Env, s *session.Session, ew *eventWriter, quiet bool) {
-	report := func(what string, err error) {
-		if err == nil || ctx.Err() != nil {
-			return
-		}
+	report := func(what session.Carrier, typ session.EventType, err error) {
 		if ew != nil {
-			ew.Emit(session.Event{Time: time.Now(), Type: session.EvListenError, Transport: what, Error: err.Error()})
-		} else if !quiet {
+			ew.Emit(session.Event{Time: time.Now(), Type: typ, Transport: what, Error: err.Error()})
+		} else if !quiet && typ == session.EvListenError {
 			fmt.Fprintf(env.Stderr, "tt: %s listener stopped: %v\n", what, err)
+		} else if !quiet {
+			fmt.Fprintf(env.Stderr, "tt: %s listener paused: %v\n", what, err)
 		}
 	}
-	go func() { report("tcp", session.Serve(ctx, n.ln, session.One{S: s})) }()
-	go func() { report("utp", session.Serve(ctx, n.udp.utp, session.One{S: s})) }()
+	run := func(what session.Carrier, ln net.Listener) {
+		o := session.ServeOptions{Paused: func(err error, wait time.Duration) {
+			if wait <= session.FirstAcceptPause {
+				report(what, session.EvListenPaused, err)
+			}
+		}}
+		if err := session.ServeWith(ctx, ln, session.One{S: s}, o); err != nil && ctx.Err() == nil {
+			report(what, session.EvListenError, err)
+		}
+	}
+	go run(session.OverTCP, n.ln)
+	go run(session.OverUTP, n.udp.utp)
 }
 
 // sessionConfig is the session's configuration for a swarm command.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"tt/internal/mse"
@@ -47,19 +48,14 @@ func (e Encryption) String() string {
 	return [...]string{"prefer", "require", "disable"}[e]
 }
 
-// Encryption states of a connection, as shown in stats.
-const (
-	encPlain     = "plain" // no MSE
-	encRC4       = "rc4"   // MSE, RC4 selected
-	encMSEPlain  = "mse"   // MSE handshake, plaintext payload selected
-	plainHeadLen = 20      // "\x13BitTorrent protocol"
-)
+// plainHeadLen is the length of "\x13BitTorrent protocol".
+const plainHeadLen = 20
 
-func encName(c *mse.Conn) string {
+func encName(c *mse.Conn) Cipher {
 	if c.Method == mse.RC4 {
-		return encRC4
+		return EncRC4
 	}
-	return encMSEPlain
+	return EncMSEPlain
 }
 
 // prefixConn replays bytes already read before the connection's own.
@@ -73,7 +69,7 @@ func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 // acceptHandshake reads an incoming connection's first bytes to tell a
 // plaintext handshake from MSE, runs the right one, and returns the
 // connection to use, the session, the peer's handshake and the encryption.
-func acceptHandshake(nc net.Conn, sessions Sessions, deadline time.Time) (net.Conn, *Session, peerwire.Handshake, string, error) {
+func acceptHandshake(nc net.Conn, sessions Sessions, deadline time.Time) (net.Conn, *Session, peerwire.Handshake, Cipher, error) {
 	nc.SetDeadline(deadline)
 	first := make([]byte, plainHeadLen)
 	if _, err := io.ReadFull(nc, first); err != nil {
@@ -95,7 +91,7 @@ func acceptHandshake(nc net.Conn, sessions Sessions, deadline time.Time) (net.Co
 		if target.cfg.Encryption == EncryptRequire {
 			return nil, nil, hs, "", errors.New("session: plaintext refused: encryption is required")
 		}
-		return conn, target, hs, encPlain, nil
+		return conn, target, hs, EncPlain, nil
 	}
 	// MSE: find the torrent from the initiator's proof of its info-hash.
 	skeys := mse.MatchSKEY(func(yield func([20]byte) bool) {
@@ -146,17 +142,67 @@ var errNoMSE = errors.New("session: peer did not complete the encryption handsha
 // dialPeer opens an outgoing connection with the session's encryption
 // policy. plainOnly skips MSE for a peer known not to speak it. It
 // reports whether it fell back to plaintext after an MSE failure.
-func (s *Session) dialPeer(ctx context.Context, dial *peerDial, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
-	return dialTorrent(ctx, dial, s.ourHandshake(), s.cfg.Encryption, plainOnly)
+func (s *Session) dialPeer(ctx context.Context, dial *peerDial, plainOnly bool) (net.Conn, peerwire.Handshake, Cipher, bool, error) {
+	return dialTorrent(ctx, dial, s.ourHandshake(), s.cfg.Encryption, plainOnly, orDefaultHandshake(s.cfg.HandshakeTimeout))
 }
 
 // rawDial opens a transport connection to one peer.
 type rawDial func(context.Context) (net.Conn, error)
 
 // dialTorrent opens an outgoing connection for the torrent named in ours,
-// with the given encryption policy.
-func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, policy Encryption, plainOnly bool) (net.Conn, peerwire.Handshake, string, bool, error) {
+// with the given encryption policy; each handshake attempt may take up to
+// limit, and all of them end when ctx does.
+func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, policy Encryption, plainOnly bool, limit time.Duration) (net.Conn, peerwire.Handshake, Cipher, bool, error) {
 	defer dial.drop()
+	var live liveConn
+	defer context.AfterFunc(ctx, live.abort)()
+	c, hs, enc, fellBack, err := dialAttempts(ctx, dial, ours, policy, plainOnly, limit, &live)
+	if err == nil && !live.keep(c) {
+		c.Close()
+		return nil, hs, "", false, ctx.Err()
+	}
+	return c, hs, enc, fellBack, err
+}
+
+// liveConn is the connection a dial is handshaking on, for ctx's end to
+// close under it: the handshakes themselves only watch their deadline.
+type liveConn struct {
+	mu      sync.Mutex
+	c       net.Conn
+	aborted bool
+}
+
+func (l *liveConn) set(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.c = c
+	if l.aborted && c != nil {
+		c.Close()
+	}
+	return !l.aborted
+}
+
+func (l *liveConn) abort() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.aborted = true
+	if l.c != nil {
+		l.c.Close()
+	}
+}
+
+// keep reports whether c survives: false once ctx has ended.
+func (l *liveConn) keep(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.c = nil
+	return !l.aborted
+}
+
+// dialAttempts is dialTorrent's sequence: the handshake the policy asks
+// for, on the race's other connection if the peer closed the first, then
+// plaintext once if MSE failed and the policy allows it.
+func dialAttempts(ctx context.Context, dial *peerDial, ours peerwire.Handshake, policy Encryption, plainOnly bool, limit time.Duration, live *liveConn) (net.Conn, peerwire.Handshake, Cipher, bool, error) {
 	plain := policy == EncryptDisable || (plainOnly && policy == EncryptPrefer)
 	provide := mse.RC4 | mse.Plaintext
 	if policy == EncryptRequire {
@@ -166,7 +212,8 @@ func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, p
 	if err != nil {
 		return nil, peerwire.Handshake{}, "", false, err
 	}
-	c, hs, enc, err := handshakeOut(nc, ours, plain, provide)
+	live.set(nc)
+	c, hs, enc, err := handshakeOut(nc, ours, plain, provide, limit)
 	if err != nil && closedByPeer(err) {
 		// The peer may have kept the other transport's connection and
 		// closed this one as a second connection from our address: the
@@ -176,7 +223,8 @@ func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, p
 		if sc := dial.takeSpare(); sc != nil {
 			nc.Close()
 			nc = sc
-			c, hs, enc, err = handshakeOut(nc, ours, plain, provide)
+			live.set(nc)
+			c, hs, enc, err = handshakeOut(nc, ours, plain, provide, limit)
 		}
 	}
 	if err == nil {
@@ -190,17 +238,23 @@ func dialTorrent(ctx context.Context, dial *peerDial, ours peerwire.Handshake, p
 		return nil, peerwire.Handshake{}, "", false, fmt.Errorf("%w: %w", errNoMSE, err)
 	}
 	// The peer may simply not speak MSE: try plaintext once.
-	pc, hs, perr := dialPlain(ctx, dial.dial, ours)
-	return pc, hs, encPlain, true, perr
+	pc, hs, perr := dialPlain(ctx, func(ctx context.Context) (net.Conn, error) {
+		c, err := dial.dial(ctx)
+		if err == nil && !live.set(c) {
+			return nil, ctx.Err()
+		}
+		return c, err
+	}, ours, limit)
+	return pc, hs, EncPlain, true, perr
 }
 
 // handshakeOut runs our side of the handshake on a new connection:
 // plaintext, or MSE offering provide with our handshake inside.
-func handshakeOut(nc net.Conn, ours peerwire.Handshake, plain bool, provide uint32) (net.Conn, peerwire.Handshake, string, error) {
-	deadline := time.Now().Add(handshakeTimeout())
+func handshakeOut(nc net.Conn, ours peerwire.Handshake, plain bool, provide uint32, limit time.Duration) (net.Conn, peerwire.Handshake, Cipher, error) {
+	deadline := time.Now().Add(limit)
 	if plain {
 		hs, err := peerwire.HandshakeOutgoing(nc, ours, deadline)
-		return nc, hs, encPlain, err
+		return nc, hs, EncPlain, err
 	}
 	mc, err := mse.Initiate(nc, ours.InfoHash, provide, peerwire.AppendHandshake(nil, ours), deadline)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"tt/peerwire"
 )
 
 // TestEncryptionPolicies: every pair of policies that can talk does, with
@@ -15,14 +17,14 @@ import (
 func TestEncryptionPolicies(t *testing.T) {
 	for _, c := range []struct {
 		seed, leech Encryption
-		want        string // the leecher's view of the connection; "" = no connection
+		want        Cipher // the leecher's view of the connection; "" = no connection
 	}{
-		{EncryptPrefer, EncryptPrefer, encMSEPlain},
-		{EncryptPrefer, EncryptRequire, encRC4},
-		{EncryptRequire, EncryptPrefer, encRC4},
-		{EncryptRequire, EncryptRequire, encRC4},
-		{EncryptDisable, EncryptPrefer, encPlain},
-		{EncryptPrefer, EncryptDisable, encPlain},
+		{EncryptPrefer, EncryptPrefer, EncMSEPlain},
+		{EncryptPrefer, EncryptRequire, EncRC4},
+		{EncryptRequire, EncryptPrefer, EncRC4},
+		{EncryptRequire, EncryptRequire, EncRC4},
+		{EncryptDisable, EncryptPrefer, EncPlain},
+		{EncryptPrefer, EncryptDisable, EncPlain},
 		{EncryptDisable, EncryptRequire, ""},
 		{EncryptRequire, EncryptDisable, ""},
 	} {
@@ -57,12 +59,11 @@ func TestEncryptionPolicies(t *testing.T) {
 // TestHostileEncryptedHandshakes: garbage, truncated MSE exchanges and
 // oversized pads are dropped; an honest encrypted peer then downloads.
 func TestHostileEncryptedHandshakes(t *testing.T) {
-	old := handshakeLimit.Swap(int64(time.Second))
-	defer handshakeLimit.Store(old)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tor, content := makeTorrent(t, 256<<10, 16<<10, nil)
-	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
+	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true,
+		HandshakeTimeout: time.Second})
 	garbage := make([]byte, 3000)
 	rand.Read(garbage)
 	for name, in := range map[string][]byte{
@@ -83,5 +84,51 @@ func TestHostileEncryptedHandshakes(t *testing.T) {
 	leech.wait(t, 20*time.Second)
 	if leech.err != nil || !bytes.Equal(leech.store.bytes(), content) {
 		t.Fatalf("honest peer after hostile handshakes: %v", leech.err)
+	}
+}
+
+// TestDialEndsWithContext: a peer that accepts and never answers holds a
+// dial only until the session's context ends, not for the handshake
+// timeout.
+func TestDialEndsWithContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var tr Carrier
+	var raw net.Conn
+	pd := dialer{mode: TransportTCP}.sticky(netip.MustParseAddrPort(ln.Addr().String()), true, &tr, &raw)
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, _, err := dialTorrent(ctx, pd, peerwire.Handshake{}, EncryptPrefer, false, time.Minute)
+		done <- err
+	}()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection within 5 s")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the dial succeeded against a silent peer")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the dial outlived its context by 2 s")
 	}
 }

@@ -20,7 +20,7 @@ type Event struct {
 	Peer       string     `json:"peer,omitempty"`
 	Peers      []string   `json:"peers,omitempty"`
 	Source     PeerSource `json:"source,omitempty"`
-	Transport  string     `json:"transport,omitempty"` // in peer_connected: tcp or utp
+	Transport  Carrier    `json:"transport,omitempty"` // in peer_connected
 	Reason     string     `json:"reason,omitempty"`
 	Piece      int        `json:"-"` // in piece_verified, hash_failed, peer_banned
 	Have       int        `json:"-"` // with Pieces, in started, progress, complete, done, piece_verified
@@ -68,8 +68,8 @@ type PeerStats struct {
 	Addr           string
 	Client         string
 	Source         PeerSource
-	Encryption     string // plain, rc4, mse (obfuscated handshake, plaintext payload)
-	Transport      string // tcp or utp
+	Encryption     Cipher
+	Transport      Carrier
 	RTT            time.Duration
 	Cwnd           int           // uTP: congestion window, bytes
 	QueuingDelay   time.Duration // uTP: one-way queuing delay our packets see (LEDBAT's measure)

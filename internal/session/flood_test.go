@@ -582,7 +582,7 @@ func TestAcceptAfterEndRefused(t *testing.T) {
 	hs := peerwire.Handshake{InfoHash: tor.InfoHash, PeerID: NewPeerID()}
 	for i := range 64 {
 		a, b := net.Pipe()
-		taken := s.accept(a, a, hs, encPlain)
+		taken := s.accept(a, a, hs, EncPlain)
 		a.Close()
 		b.Close()
 		if taken {

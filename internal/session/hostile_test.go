@@ -158,12 +158,11 @@ func TestHostileMessagesDropped(t *testing.T) {
 // TestSlowHandshakeDropped: a peer that never finishes its handshake is
 // dropped after the handshake timeout and does not block others.
 func TestSlowHandshakeDropped(t *testing.T) {
-	old := handshakeLimit.Swap(int64(500 * time.Millisecond))
-	defer handshakeLimit.Store(old)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tor, content := makeTorrent(t, 256<<10, 16<<10, nil)
-	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
+	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true,
+		HandshakeTimeout: 500 * time.Millisecond})
 	var slow []net.Conn
 	for range 20 {
 		nc, err := net.Dial("tcp", seed.addr.String())

@@ -46,12 +46,19 @@ func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 	return ServeWith(ctx, ln, sessions, ServeOptions{})
 }
 
+// FirstAcceptPause is the first pause after an Accept error that only
+// pauses serving; each further one in a row doubles, up to a second.
+const FirstAcceptPause = 5 * time.Millisecond
+
 // ServeOptions tune ServeWith.
 type ServeOptions struct {
 	// Paused, when set, is told of every Accept error that only pauses
 	// serving, and of how long the pause is. It is called from Serve's
 	// goroutine and should return quickly.
 	Paused func(err error, wait time.Duration)
+	// HandshakeTimeout bounds an incoming connection's handshake, MSE
+	// included (default 20 s).
+	HandshakeTimeout time.Duration
 }
 
 // ServeWith is Serve with options.
@@ -61,6 +68,7 @@ func ServeWith(ctx context.Context, ln net.Listener, sessions Sessions, o ServeO
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	sem := make(chan struct{}, 64) // handshakes in progress
+	limit := orDefaultHandshake(o.HandshakeTimeout)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -71,7 +79,7 @@ func ServeWith(ctx context.Context, ln net.Listener, sessions Sessions, o ServeO
 			if !temporaryAccept(err) {
 				return err
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			backoff = min(max(2*backoff, FirstAcceptPause), time.Second)
 			if o.Paused != nil {
 				o.Paused(err, backoff)
 			}
@@ -94,7 +102,7 @@ func ServeWith(ctx context.Context, ln net.Listener, sessions Sessions, o ServeO
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			conn, target, hs, enc, err := acceptHandshake(nc, sessions, time.Now().Add(handshakeTimeout()))
+			conn, target, hs, enc, err := acceptHandshake(nc, sessions, time.Now().Add(limit))
 			if err != nil || !target.accept(conn, nc, hs, enc) {
 				nc.Close()
 			}

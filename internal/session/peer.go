@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"tt/peerwire"
@@ -20,13 +19,17 @@ const (
 	writeTimeout   = 60 * time.Second
 )
 
-// handshakeLimit bounds the whole handshake exchange, MSE included (tests
-// shorten it; atomic because listeners of earlier tests may still read it).
-var handshakeLimit atomic.Int64
+// defaultHandshakeTimeout bounds the whole handshake exchange, MSE
+// included, unless Config.HandshakeTimeout or ServeOptions say otherwise.
+const defaultHandshakeTimeout = 20 * time.Second
 
-func init() { handshakeLimit.Store(int64(20 * time.Second)) }
-
-func handshakeTimeout() time.Duration { return time.Duration(handshakeLimit.Load()) }
+// orDefaultHandshake is d, or the default when d is not set.
+func orDefaultHandshake(d time.Duration) time.Duration {
+	if d <= 0 {
+		return defaultHandshakeTimeout
+	}
+	return d
+}
 
 // blockPool recycles 16 KiB block buffers between readers and the disk.
 var blockPool = sync.Pool{New: func() any { b := make([]byte, picker.BlockSize); return &b }}
@@ -240,12 +243,12 @@ func (c *conn) write(b []byte) error {
 }
 
 // dialPlain opens an outgoing connection and performs a plaintext handshake.
-func dialPlain(ctx context.Context, dial rawDial, ours peerwire.Handshake) (net.Conn, peerwire.Handshake, error) {
+func dialPlain(ctx context.Context, dial rawDial, ours peerwire.Handshake, limit time.Duration) (net.Conn, peerwire.Handshake, error) {
 	nc, err := dial(ctx)
 	if err != nil {
 		return nil, peerwire.Handshake{}, err
 	}
-	hs, err := peerwire.HandshakeOutgoing(nc, ours, time.Now().Add(handshakeTimeout()))
+	hs, err := peerwire.HandshakeOutgoing(nc, ours, time.Now().Add(limit))
 	if err != nil {
 		nc.Close()
 		return nil, hs, err

@@ -16,7 +16,7 @@ type peerState struct {
 	c                           *conn
 	source                      PeerSource
 	client                      string
-	transport                   string   // "tcp" or "utp"
+	transport                   Carrier
 	raw                         net.Conn // the transport connection
 	amChoking, amInterested     bool
 	peerChoking, peerInterested bool
@@ -31,7 +31,7 @@ type peerState struct {
 	snubbed                     bool
 	strikes                     int
 	reason                      choker.Reason
-	enc                         string
+	enc                         Cipher
 	utMetadata                  int64 // the peer's id for ut_metadata; 0: none
 	metaSize                    int   // the metadata_size it announced
 	utPEX                       int64 // the peer's id for ut_pex; 0: none
@@ -80,7 +80,7 @@ func (s *Session) connectMore() {
 
 // dial runs beside the loop: it connects, handshakes and reports.
 func (s *Session) dial(a netip.AddrPort, source PeerSource, plainOnly, noUTP bool) {
-	var tr string
+	var tr Carrier
 	var raw net.Conn
 	d := dialer{utp: s.cfg.UTP, mode: s.cfg.Transport}
 	nc, hs, enc, fellBack, err := s.dialPeer(s.ctx, d.sticky(a, noUTP, &tr, &raw), plainOnly)
@@ -148,7 +148,7 @@ func (s *Session) handleNewConn(n pendingConn) {
 		if k != nil {
 			k.dialing = false
 			k.noMSE = k.noMSE || n.fellBack
-			k.noUTP = k.noUTP || n.transport == "tcp"
+			k.noUTP = k.noUTP || n.transport == OverTCP
 		}
 	}
 	remote, _ := netip.ParseAddrPort(n.nc.RemoteAddr().String())
@@ -224,7 +224,7 @@ func (s *Session) extendedHandshake(p *peerState) outItem {
 	if ip := p.c.addr.Addr().Unmap(); ip.IsValid() {
 		eh.YourIP = ip.AsSlice() // how we see them (BEP 10 yourip)
 	}
-	if p.transport == "utp" {
+	if p.transport == OverUTP {
 		eh.UTPPacket = utp.MaxPacketSize
 	}
 	b, _ := eh.Marshal()

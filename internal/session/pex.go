@@ -67,10 +67,10 @@ func (s *Session) sendPEX(now time.Time) {
 		if _, seed := s.peerPieces(p); seed {
 			f |= pexSeed
 		}
-		if p.enc == encRC4 || p.enc == encMSEPlain {
+		if p.enc == EncRC4 || p.enc == EncMSEPlain {
 			f |= pexEncryption
 		}
-		if p.transport == "utp" {
+		if p.transport == OverUTP {
 			f |= pexUTP
 		}
 		if p.source != SourceIncoming {

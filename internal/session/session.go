@@ -99,6 +99,9 @@ type Config struct {
 	// those requested and not yet received: at the bound no more blocks
 	// are requested (default 64 MiB).
 	MaxDiskBacklog int64
+	// HandshakeTimeout bounds each outgoing handshake, MSE included
+	// (default 20 s); ServeOptions has the incoming one.
+	HandshakeTimeout time.Duration
 }
 
 // Session is one running torrent.
@@ -171,10 +174,10 @@ type pendingConn struct {
 	hs        peerwire.Handshake
 	source    PeerSource
 	addr      netip.AddrPort // dialled address, or zero for incoming
-	enc       string         // encPlain, encRC4, encMSEPlain
-	fellBack  bool           // MSE failed and plaintext worked
-	transport string         // "tcp" or "utp"
-	raw       net.Conn       // the transport connection under nc
+	enc       Cipher
+	fellBack  bool // MSE failed and plaintext worked
+	transport Carrier
+	raw       net.Conn // the transport connection under nc
 }
 
 type dialFailure struct {
@@ -301,7 +304,7 @@ func (s *Session) Stats() <-chan Stats { return s.stats }
 
 // accept hands the session a connection a peer opened, after the handshake.
 // It returns false when the session no longer runs.
-func (s *Session) accept(nc, raw net.Conn, hs peerwire.Handshake, enc string) bool {
+func (s *Session) accept(nc, raw net.Conn, hs peerwire.Handshake, enc Cipher) bool {
 	select {
 	case s.newConns <- pendingConn{nc: nc, hs: hs, source: SourceIncoming, enc: enc, transport: transportOf(raw), raw: raw}:
 		return true

@@ -143,7 +143,7 @@ func startNodeAt(t *testing.T, ctx context.Context, ip string, cfg Config) *node
 	}
 	n.s = s
 	sctx, cancel := context.WithCancel(ctx)
-	go Serve(sctx, ln, One{S: s})
+	go ServeWith(sctx, ln, One{S: s}, ServeOptions{HandshakeTimeout: cfg.HandshakeTimeout})
 	go func() {
 		n.err = s.Run(sctx)
 		cancel()

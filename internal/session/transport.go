@@ -67,7 +67,7 @@ func (d dialer) transports(noUTP bool) (useUTP, useTCP bool) {
 // attempt is the outcome of one transport's connection attempt.
 type attempt struct {
 	c   net.Conn
-	tr  string
+	tr  Carrier
 	err error
 }
 
@@ -82,7 +82,7 @@ const spareWait = maxGrace
 // closes whichever it took second, and that need not be the one that
 // answered here first.
 type spare struct {
-	tr     string
+	tr     Carrier
 	res    <-chan attempt // the attempt's one result
 	cancel context.CancelFunc
 }
@@ -124,7 +124,7 @@ func ready(r attempt) <-chan attempt {
 // connected longer than the grace above before it; the loser, connected
 // or still trying, comes back as a spare (else nil), which the caller
 // must take or drop.
-func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.Conn, string, *spare, error) {
+func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.Conn, Carrier, *spare, error) {
 	useUTP, useTCP := d.transports(noUTP)
 	switch {
 	case useUTP && !useTCP:
@@ -132,10 +132,10 @@ func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return c, "utp", nil, nil
+		return c, OverUTP, nil, nil
 	case !useUTP:
 		c, err := dialTCP(ctx, addr)
-		return c, "tcp", nil, err
+		return c, OverTCP, nil, err
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -143,14 +143,14 @@ func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.
 	go func() {
 		c, err := d.utp.Dial(ctx, addr)
 		if err != nil {
-			utpRes <- attempt{nil, "utp", err}
+			utpRes <- attempt{nil, OverUTP, err}
 			return
 		}
-		utpRes <- attempt{c, "utp", nil}
+		utpRes <- attempt{c, OverUTP, nil}
 	}()
 	go func() {
 		c, err := dialTCP(ctx, addr)
-		tcpRes <- attempt{c, "tcp", err}
+		tcpRes <- attempt{c, OverTCP, err}
 	}()
 	var tcp *attempt
 	var utpErr error
@@ -160,30 +160,30 @@ func (d dialer) dial(ctx context.Context, addr netip.AddrPort, noUTP bool) (net.
 		case r := <-utpRes:
 			switch {
 			case r.err == nil && tcp != nil:
-				return r.c, "utp", &spare{"tcp", ready(*tcp), cancel}, nil
+				return r.c, OverUTP, &spare{OverTCP, ready(*tcp), cancel}, nil
 			case r.err == nil:
-				return r.c, "utp", &spare{"tcp", tcpRes, cancel}, nil
+				return r.c, OverUTP, &spare{OverTCP, tcpRes, cancel}, nil
 			case tcp != nil:
 				cancel()
-				return tcp.c, "tcp", nil, tcpErr(*tcp, r.err)
+				return tcp.c, OverTCP, nil, tcpErr(*tcp, r.err)
 			}
 			utpErr, utpRes = r.err, nil // TCP has the last word
 		case r := <-tcpRes:
 			tcp, tcpRes = &r, nil
 			if utpRes == nil {
 				cancel()
-				return r.c, "tcp", nil, tcpErr(r, utpErr)
+				return r.c, OverTCP, nil, tcpErr(r, utpErr)
 			}
 			// TCP has its answer, a connection or a refusal from the
 			// host: uTP gets the grace period, not its whole timeout.
 			grace = time.After(min(max(3*time.Since(start), minGrace), maxGrace))
 		case <-grace:
-			s := &spare{"utp", utpRes, cancel}
+			s := &spare{OverUTP, utpRes, cancel}
 			if tcp.err != nil {
 				s.drop()
 				return nil, "", nil, tcpErr(*tcp, errors.New("no answer"))
 			}
-			return tcp.c, "tcp", s, nil
+			return tcp.c, OverTCP, s, nil
 		}
 	}
 }
@@ -205,13 +205,13 @@ type peerDial struct {
 	d     dialer
 	addr  netip.AddrPort
 	noUTP bool
-	tr    *string
+	tr    *Carrier
 	raw   *net.Conn
 	spare *spare
 }
 
 // sticky returns the peerDial for addr; its dial method is a rawDial.
-func (d dialer) sticky(addr netip.AddrPort, noUTP bool, tr *string, raw *net.Conn) *peerDial {
+func (d dialer) sticky(addr netip.AddrPort, noUTP bool, tr *Carrier, raw *net.Conn) *peerDial {
 	return &peerDial{d: d, addr: addr, noUTP: noUTP, tr: tr, raw: raw}
 }
 
@@ -223,7 +223,7 @@ func (p *peerDial) dial(ctx context.Context) (net.Conn, error) {
 	switch *p.tr {
 	case "":
 		c, *p.tr, p.spare, err = p.d.dial(ctx, p.addr, p.noUTP)
-	case "utp":
+	case OverUTP:
 		c, err = p.d.utp.Dial(ctx, p.addr)
 	default:
 		c, err = dialTCP(ctx, p.addr)
@@ -266,9 +266,9 @@ func closedByPeer(err error) bool {
 }
 
 // transportOf names the transport of an accepted connection.
-func transportOf(nc net.Conn) string {
+func transportOf(nc net.Conn) Carrier {
 	if _, ok := nc.(*utp.Conn); ok {
-		return "utp"
+		return OverUTP
 	}
-	return "tcp"
+	return OverTCP
 }

@@ -90,8 +90,8 @@ func TestDialBothPeerKeepsTCP(t *testing.T) {
 	leech := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, nil), Peers: []netip.AddrPort{seed.addr},
 		UTP: utpSocket(t, "127.0.0.1:0"), Transport: TransportBoth, Seed: true})
 	st := waitStats(t, leech, 20*time.Second, "complete", func(st Stats) bool { return st.Complete && len(st.Peers) > 0 })
-	if p := st.Peers[0]; p.Transport != "tcp" || p.Encryption != encMSEPlain {
-		t.Fatalf("connected over %s with %s, want tcp with %s", p.Transport, p.Encryption, encMSEPlain)
+	if p := st.Peers[0]; p.Transport != "tcp" || p.Encryption != EncMSEPlain {
+		t.Fatalf("connected over %s with %s, want tcp with %s", p.Transport, p.Encryption, EncMSEPlain)
 	}
 	if !bytes.Equal(leech.store.bytes(), content) {
 		t.Fatal("content differs")

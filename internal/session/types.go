@@ -86,6 +86,26 @@ func (s TrackerStatus) String() string {
 // MarshalText writes the JSON spelling.
 func (s TrackerStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// Carrier is the transport one connection runs over; its text is the
+// "transport" of peer_connected and of the live view.
+type Carrier string
+
+// The transports of a connection.
+const (
+	OverTCP Carrier = "tcp"
+	OverUTP Carrier = "utp"
+)
+
+// Cipher is what one connection's encryption came to, as shown in stats.
+type Cipher string
+
+// The encryption states of a connection.
+const (
+	EncPlain    Cipher = "plain" // no MSE
+	EncRC4      Cipher = "rc4"   // MSE, RC4 selected
+	EncMSEPlain Cipher = "mse"   // MSE handshake, plaintext payload selected
+)
+
 // EventType names an Event; its text is the NDJSON "type".
 type EventType string
 
@@ -93,6 +113,7 @@ type EventType string
 const (
 	EvListening        EventType = "listening"
 	EvListenError      EventType = "listen_error"
+	EvListenPaused     EventType = "listen_paused"
 	EvStarted          EventType = "started"
 	EvPeerConnected    EventType = "peer_connected"
 	EvPeerDisconnected EventType = "peer_disconnected"
