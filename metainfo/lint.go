@@ -149,6 +149,7 @@ func Lint(t *Torrent) []Finding {
 	if t.V2Only() {
 		add("v2-only", SevInfo, "info", "v2-only torrent: no v1 piece hashes, so tt cannot verify or download it")
 	}
+	lintV2(t, add)
 	if !utf8.ValidString(in.Name) {
 		add("invalid-utf8", SevWarning, "info.name", "name %q is not valid UTF-8", in.Name)
 	}
@@ -208,6 +209,7 @@ func lintPaths(t *Torrent, add func(id string, sev Severity, field, format strin
 	for i := range in.Files {
 		f := &in.Files[i]
 		if f.Pad {
+			lintPad(t, i, add)
 			continue
 		}
 		field := func() string {

@@ -32,7 +32,10 @@ const (
 // Magnet is a parsed magnet link (BEP 9, with BEP 53 select-only and the
 // BitTorrent v2 btmh exact topic).
 type Magnet struct {
-	InfoHash   [20]byte // v1 info-hash, from xt=urn:btih
+	// InfoHash is the 20 bytes the swarm is known by, as Torrent.InfoHash:
+	// the v1 info-hash from xt=urn:btih when HasV1, otherwise the v2
+	// info-hash truncated to 20 bytes.
+	InfoHash   [20]byte
 	HasV1      bool
 	InfoHashV2 [32]byte // v2 info-hash, from xt=urn:btmh (sha2-256 multihash)
 	HasV2      bool
@@ -58,6 +61,22 @@ func (m *Magnet) InfoHashHex() string {
 	}
 	return hex.EncodeToString(m.InfoHash[:])
 }
+
+// Version is the BitTorrent version of the swarms a link names: V1 (btih
+// only), V2 (btmh only) or Hybrid (both).
+func (m *Magnet) Version() Version {
+	switch {
+	case m.HasV1 && m.HasV2:
+		return Hybrid
+	case m.HasV2:
+		return V2
+	}
+	return V1
+}
+
+// TruncatedInfoHashV2 is the v2 info-hash cut to 20 bytes, as trackers, the
+// DHT and the peer handshake use it (zero without a btmh).
+func (m *Magnet) TruncatedInfoHashV2() [20]byte { return [20]byte(m.InfoHashV2[:20]) }
 
 // ParseMagnet parses a magnet link. It understands xt (urn:btih as 40 hex or
 // 32 base32 characters, urn:btmh as a sha2-256 multihash), dn, xl, tr, ws,
@@ -149,6 +168,9 @@ func ParseMagnet(s string) (*Magnet, error) {
 	}
 	if !m.HasV1 && !m.HasV2 {
 		return nil, fmt.Errorf("%w: no xt=urn:btih or urn:btmh", ErrMagnet)
+	}
+	if !m.HasV1 {
+		m.InfoHash = [20]byte(m.InfoHashV2[:20])
 	}
 	if len(m.SelectOnly) > 0 {
 		slices.Sort(m.SelectOnly)

@@ -47,15 +47,15 @@ var magnetOK = []struct {
 	{"upper-case scheme, key and urn", "MAGNET:?XT=URN:BTIH:" + magTestHex + "&DN=x",
 		Magnet{InfoHash: magH1(magTestHex), HasV1: true, Name: "x", Length: -1}},
 	{"v2 only", "magnet:?xt=urn:btmh:1220" + magTestV2,
-		Magnet{InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
+		Magnet{InfoHash: magH1(magTestV2[:40]), InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
 	{"v2 upper-case hex", "magnet:?xt=urn:btmh:1220" + strings.ToUpper(magTestV2),
-		Magnet{InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
+		Magnet{InfoHash: magH1(magTestV2[:40]), InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
 	{"hybrid, btmh first", "magnet:?xt=urn:btmh:1220" + magTestV2 + "&xt=urn:btih:" + magTestHex,
 		Magnet{InfoHash: magH1(magTestHex), HasV1: true, InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
 	{"same btih as hex and base32", "magnet:?xt=urn:btih:" + magTestHex + "&xt=urn:btih:" + magTestB32,
 		Magnet{InfoHash: magH1(magTestHex), HasV1: true, Length: -1}},
 	{"same btmh twice", "magnet:?xt=urn:btmh:1220" + magTestV2 + "&xt=urn:btmh:1220" + magTestV2,
-		Magnet{InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
+		Magnet{InfoHash: magH1(magTestV2[:40]), InfoHashV2: magH2(magTestV2), HasV2: true, Length: -1}},
 	{"every parameter",
 		"magnet:?xt=urn:btih:" + magTestHex + "&dn=Big+Buck%20Bunny%2Fv1&xl=276134947" +
 			"&tr=udp%3A%2F%2Ftracker.example%3A1337%2Fannounce&tr=https://t.example/a?k=1%26x%3D2" +

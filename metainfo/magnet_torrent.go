@@ -1,10 +1,10 @@
 package metainfo
 
-// Magnet returns the magnet link of a torrent: its info-hash (both when it
-// is a hybrid), name, size, trackers and web seeds.
+// Magnet returns the magnet link of a torrent: its info-hashes (btih for
+// v1, btmh for v2, both for a hybrid), name, size, trackers and web seeds.
 func (t *Torrent) Magnet() *Magnet {
 	m := &Magnet{
-		InfoHash: t.InfoHash, HasV1: !t.V2Only(),
+		InfoHash: t.InfoHash, HasV1: t.HasV1(),
 		InfoHashV2: t.InfoHashV2, HasV2: t.HasV2,
 		Name: t.Info.Name, Length: t.Info.TotalLength,
 		WebSeeds: t.URLList,

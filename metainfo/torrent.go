@@ -1,6 +1,28 @@
 // Package metainfo reads, checks and builds BitTorrent metainfo (.torrent
 // files) and magnet links. It is the only gate for file paths: every path it
 // hands out has passed CheckPath.
+//
+// It reads v1 torrents (BEP 3), v2 torrents (BEP 52) and hybrids that carry
+// both. Every torrent has Info.Files, its content laid out in the piece
+// space: a v1 file list as given, BEP 47 pad files included (marked Pad);
+// for a v2-only torrent, the file tree's files with the pad files implied
+// by v2's rule that every non-empty file starts a piece. A v2 or hybrid
+// torrent also has Info.V2Files, the file tree in tree order with each
+// file's pieces root and its piece layer from "piece layers", checked
+// against the root when the torrent is parsed. Hybrids are checked for v1
+// and v2 file lists that agree (FilesAgree).
+//
+// Info-hashes are hashes of the exact bytes of the info dictionary: SHA-1
+// for v1 (InfoHashV1), SHA-256 for v2 (InfoHashV2). InfoHash is the 20
+// bytes a swarm is known by on trackers, the DHT and the wire: the v1 hash
+// when there is one, the truncated v2 hash of a v2-only torrent, which has
+// no SHA-1 info-hash at all. Magnet links carry either or both (btih,
+// btmh); Torrent.Magnet writes both for a hybrid.
+//
+// Parsing is strict (refusing anything non-canonical or inconsistent) or
+// lenient (loading what mature clients load, with a Finding for each thing
+// accepted or repaired); Lint adds the findings that do not stop a torrent
+// from loading. Their ids are listed in docs/lint.md.
 package metainfo
 
 import (
@@ -20,6 +42,7 @@ import (
 	"unsafe"
 
 	"tt/bencode"
+	"tt/internal/merkle"
 )
 
 // Sentinel errors for the ways a torrent can be unusable.
@@ -32,6 +55,9 @@ var (
 	ErrDuplicatePath = errors.New("metainfo: duplicate file path")
 	ErrTooLarge      = errors.New("metainfo: torrent file too large")
 	ErrV2Only        = errors.New("metainfo: v2-only torrent (no v1 piece hashes)")
+	ErrMetaVersion   = errors.New("metainfo: unsupported meta version")
+	ErrFileMismatch  = errors.New("metainfo: v1 and v2 file lists disagree")
+	ErrPieceLayers   = errors.New("metainfo: invalid piece layers")
 )
 
 // MaxTorrentSize bounds how much of a .torrent file is read.
@@ -53,9 +79,12 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Torrent is a parsed .torrent file.
 type Torrent struct {
-	Raw        []byte   // the whole file
-	InfoRaw    []byte   // the exact bytes of the info dictionary
-	InfoHash   [20]byte // SHA-1 of InfoRaw
+	Raw     []byte // the whole file
+	InfoRaw []byte // the exact bytes of the info dictionary
+	// InfoHash is the 20-byte info-hash of trackers, the DHT and the peer
+	// handshake: the SHA-1 of InfoRaw for a torrent with v1 hashes, the
+	// first 20 bytes of InfoHashV2 for a v2-only torrent.
+	InfoHash   [20]byte
 	InfoHashV2 [32]byte // SHA-256 of InfoRaw, when HasV2
 	HasV2      bool     // meta version 2 (a v2 or hybrid torrent)
 
@@ -75,7 +104,8 @@ type Torrent struct {
 	// Lint adds. Empty after a strict parse.
 	Findings []Finding
 
-	paths []string // "/"-joined File paths, in file order
+	paths    []string // "/"-joined File paths, in file order
+	disagree bool     // a hybrid's v1 and v2 file lists differ
 }
 
 // Info is the info dictionary.
@@ -86,9 +116,10 @@ type Info struct {
 	Private     bool
 	Source      string
 	MultiFile   bool
-	MetaVersion int64
-	Files       []File
-	TotalLength int64
+	MetaVersion int64  // "meta version": 2 for v2 and hybrid torrents, 0 when absent
+	Files       []File // the content in the piece space, pad files included
+	TotalLength int64  // the length of the piece space: the sum of Files' lengths
+	V2Files     []V2File
 }
 
 // File is one file of the torrent, in torrent order.
@@ -104,11 +135,20 @@ type File struct {
 	Symlink []string // BEP 47 symlink target, when Attr has 'l'
 }
 
-// InfoHashHex is the v1 info-hash in lower-case hex.
-func (t *Torrent) InfoHashHex() string { return hex.EncodeToString(t.InfoHash[:]) }
+// InfoHashHex is the info-hash in lower-case hex: the v1 one (40
+// characters), or for a v2-only torrent the v2 one (64 characters).
+func (t *Torrent) InfoHashHex() string {
+	if t.HasV2 && !t.HasV1() {
+		return hex.EncodeToString(t.InfoHashV2[:])
+	}
+	return hex.EncodeToString(t.InfoHash[:])
+}
 
-// NumPieces is the number of v1 pieces.
-func (t *Torrent) NumPieces() int { return len(t.Info.Pieces) / sha1.Size }
+// NumPieces is the number of pieces of the piece space (v1 and v2 count
+// the same).
+func (t *Torrent) NumPieces() int {
+	return int((t.Info.TotalLength + t.Info.PieceLength - 1) / t.Info.PieceLength)
+}
 
 // PieceHash returns the expected SHA-1 of piece i.
 func (t *Torrent) PieceHash(i int) []byte { return t.Info.Pieces[i*20 : i*20+20] }
@@ -197,6 +237,7 @@ type parser struct {
 	lenient bool
 	warned  bool // the lenient scan departed from canonical form somewhere
 	t       *Torrent
+	infoD   dict // the info dictionary
 }
 
 func (p *parser) errf(field string, v bencode.Value, sentinel error, format string, args ...any) error {
@@ -249,21 +290,51 @@ func (p *parser) parse(rootV bencode.Value) error {
 	}
 	t.InfoRaw = infoV.Raw()
 	// Hashing the info of a large torrent takes as long as reading much of
-	// it: do it alongside. Nothing reads InfoHash before parse returns.
-	hashed := make(chan struct{})
-	go func() {
-		copy(t.InfoHash[:], sum(sha1.New(), t.InfoRaw))
-		close(hashed)
-	}()
-	defer func() { <-hashed }()
+	// it: do it alongside. Nothing reads the hashes before it is done. A
+	// v2-only torrent has no SHA-1 info-hash, and a v1 torrent no v2 one.
+	mv, _ := infoV.Get("meta version")
+	_, v1 := infoV.Get("pieces")
+	v2, _ := mv.Int()
+	var sha1Sum [20]byte
+	var hashing sync.WaitGroup
+	if v1 || v2 != 2 {
+		hashing.Go(func() { copy(sha1Sum[:], sum(sha1.New(), t.InfoRaw)) })
+	}
+	if v2 == 2 {
+		hashing.Go(func() { copy(t.InfoHashV2[:], sum(sha256.New(), t.InfoRaw)) })
+	}
+	p.infoD = indexDict(infoV)
+	err := p.fields(root)
+	hashing.Wait()
+	if err != nil {
+		return err
+	}
+	switch {
+	case !t.HasV2:
+		t.InfoHash, t.InfoHashV2 = sha1Sum, [32]byte{}
+	case t.HasV1():
+		t.InfoHash = sha1Sum
+	default:
+		t.InfoHash = t.TruncatedInfoHashV2()
+	}
 	if !p.lenient || !p.warned || bencode.IsCanonical(t.InfoRaw) {
 		// Strict parsing already refused non-canonical input; a lenient scan
 		// without a single warning saw none.
+	} else if t.HasV2 {
+		// The order of a v2 file tree is that of its keys: unsorted, it is
+		// ambiguous.
+		t.Findings = append(t.Findings, Finding{ID: "v2-not-canonical", Severity: SevError, Field: "info",
+			Message: "info dictionary of a v2 torrent is not canonical bencode; BEP 52 clients refuse it"})
 	} else {
 		t.Findings = append(t.Findings, Finding{ID: "info-not-canonical", Severity: SevWarning, Field: "info",
 			Message: "info dictionary is not canonical bencode; other tools that re-encode it compute another info-hash"})
 	}
+	return nil
+}
 
+// fields reads the top-level fields and the info dictionary.
+func (p *parser) fields(root dict) error {
+	t := p.t
 	var err error
 	if t.Announce, err = p.str(root, "announce", "announce"); err != nil {
 		return err
@@ -294,7 +365,13 @@ func (p *parser) parse(rootV bencode.Value) error {
 		}
 	}
 	p.nodes(root)
-	return p.info(infoV)
+	if err := p.info(p.infoD); err != nil {
+		return err
+	}
+	if t.HasV2 {
+		return p.pieceLayers(root)
+	}
+	return nil
 }
 
 // sum returns the hash of data, fed a megabyte at a time: the assembly
@@ -401,9 +478,24 @@ func (p *parser) nodes(root dict) {
 	}
 }
 
-func (p *parser) info(dv bencode.Value) error {
-	d := indexDict(dv)
+func (p *parser) info(d dict) error {
 	t, in := p.t, &p.t.Info
+	// BEP 52: the meta version comes first, so that a torrent of a newer
+	// version says so rather than failing some other check.
+	if v, ok := d.Get("meta version"); ok {
+		n, isInt := v.Int()
+		switch {
+		case !isInt:
+			if err := p.soft("wrong-type", SevWarning, "info.meta version", v, ErrInvalidField, "meta version is a %s, not an integer", v.Kind()); err != nil {
+				return err
+			}
+		case n > 2:
+			return p.errf("info.meta version", v, ErrMetaVersion, "meta version %d is newer than the 2 tt knows", n)
+		default:
+			in.MetaVersion = n
+			t.HasV2 = n == 2
+		}
+	}
 	// name (and name.utf-8, which is preferred when it is valid UTF-8)
 	nameV, ok := d.Get("name")
 	if !ok {
@@ -433,6 +525,9 @@ func (p *parser) info(dv bencode.Value) error {
 	if in.PieceLength, ok = plV.Int(); !ok || in.PieceLength <= 0 {
 		return p.errf("info.piece length", plV, ErrInvalidField, "piece length must be a positive integer")
 	}
+	if _, pow2 := merkle.PieceHeight(in.PieceLength); t.HasV2 && !pow2 {
+		return p.errf("info.piece length", plV, ErrInvalidField, "piece length of a v2 torrent must be a power of two of at least 16 KiB")
+	}
 	if v, ok := d.Get("private"); ok {
 		n, _ := v.Int()
 		in.Private = n == 1
@@ -441,16 +536,28 @@ func (p *parser) info(dv bencode.Value) error {
 	if in.Source, err = p.str(d, "source", "info.source"); err != nil {
 		return err
 	}
-	if v, ok := d.Get("meta version"); ok {
-		in.MetaVersion, _ = v.Int()
-		if in.MetaVersion == 2 {
-			t.HasV2 = true
-			copy(t.InfoHashV2[:], sum(sha256.New(), t.InfoRaw))
-		}
-	}
 
 	lengthV, hasLength := d.Get("length")
 	filesV, hasFiles := d.Get("files")
+	treeV, hasTree := d.Get("file tree")
+	if t.HasV2 != hasTree {
+		what := "meta version 2 without a file tree"
+		if hasTree {
+			what = "a file tree without meta version 2"
+		}
+		if !hasLength && !hasFiles {
+			return p.errf("info", d.Value, ErrMetaVersion, "%s, and no v1 file list", what)
+		}
+		if err := p.soft("meta-version", SevError, "info", d.Value, ErrMetaVersion, "%s: read as a v1 torrent", what); err != nil {
+			return err
+		}
+		t.HasV2 = false
+	}
+	if t.HasV2 {
+		if err := p.fileTree(treeV); err != nil {
+			return err
+		}
+	}
 	switch {
 	case hasLength && hasFiles:
 		if err := p.soft("length-and-files", SevError, "info", d.Value, ErrInvalidField, "both length and files present"); err != nil {
@@ -468,12 +575,14 @@ func (p *parser) info(dv bencode.Value) error {
 		}
 		in.Files = []File{{Path: []string{in.Name}, Length: n}}
 		in.TotalLength = n
+		in.MultiFile = false
+	case t.HasV2:
+		p.v2Layout()
 	default:
-		tree, ok := d.Get("file tree")
-		if !ok || !t.HasV2 {
-			return p.errf("info", d.Value, ErrNoFiles, "neither length nor files")
-		}
-		if err := p.fileTree(tree); err != nil {
+		return p.errf("info", d.Value, ErrNoFiles, "neither length nor files")
+	}
+	if t.HasV2 && (hasLength || hasFiles) {
+		if err := p.agree(); err != nil {
 			return err
 		}
 	}
@@ -771,55 +880,6 @@ func (a *strArena) take() []string {
 
 // drop forgets the slice being built.
 func (a *strArena) drop() { a.block = a.block[:a.start] }
-
-// fileTree reads a v2 "file tree" (used only when a torrent has no v1 file list).
-func (p *parser) fileTree(tree bencode.Value) error {
-	p.t.Info.MultiFile = true
-	var walk func(node bencode.Value, prefix []string) error
-	walk = func(node bencode.Value, prefix []string) error {
-		if node.Kind() != bencode.Dict {
-			return p.errf("info.file tree", node, ErrInvalidField, "node is a %s, not a dictionary", node.Kind())
-		}
-		for k, child := range node.Dict() {
-			name, _ := k.Str()
-			if name == "" {
-				n, ok := func() (int64, bool) {
-					lv, ok := child.Get("length")
-					if !ok {
-						return 0, false
-					}
-					return lv.Int()
-				}()
-				if !ok || n < 0 {
-					return p.errf("info.file tree", child, ErrInvalidField, "file length must be a non-negative integer")
-				}
-				attr, _ := p.str(child, "attr", "info.file tree.attr")
-				return p.addFile(func(string) string { return "info.file tree" }, child.Offset(), File{Path: append([]string(nil), prefix...), Length: n, Attr: attr, Pad: strings.Contains(attr, "p")})
-			}
-			if err := walk(child, append(prefix, name)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(tree, nil)
-}
-
-// addFile checks a file's path and appends it to the file list.
-func (p *parser) addFile(field func(string) string, off int, f File) error {
-	in := &p.t.Info
-	var err error
-	if f.Path, err = p.checkPath(field, off, f.Path); err != nil {
-		return err
-	}
-	if f.Length > math.MaxInt64-in.TotalLength {
-		return p.errAt(field(".length"), off, ErrInvalidField, "total length overflows")
-	}
-	f.Offset = in.TotalLength
-	in.TotalLength += f.Length
-	in.Files = append(in.Files, f)
-	return nil
-}
 
 // checkPath refuses an insecure path (strict) or returns it sanitized
 // (lenient).

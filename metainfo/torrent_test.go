@@ -230,18 +230,9 @@ func TestLint(t *testing.T) {
 // loads, tt loads in lenient mode with only safe paths; strictness never lets an
 // unsafe path through.
 func TestCorpus(t *testing.T) {
-	f, err := os.Open("testdata/corpus/EXPECT.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	n := 0
-	for sc.Scan() {
-		name, verdict, _ := strings.Cut(sc.Text(), "\t")
-		if !strings.HasSuffix(name, ".torrent") {
-			continue
-		}
+	for _, e := range corpusExpect(t) {
+		name, verdict := e.name, e.verdict
 		data, err := os.ReadFile(filepath.Join("testdata/corpus", name))
 		if err != nil {
 			t.Fatal(err)
@@ -269,4 +260,29 @@ func TestCorpus(t *testing.T) {
 	if n < 100 {
 		t.Fatalf("only %d corpus files", n)
 	}
+}
+
+type corpusEntry struct{ name, verdict string }
+
+// corpusExpect reads testdata/corpus/EXPECT.tsv: libtorrent's verdict on
+// each file.
+func corpusExpect(t *testing.T) []corpusEntry {
+	t.Helper()
+	f, err := os.Open("testdata/corpus/EXPECT.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []corpusEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, verdict, _ := strings.Cut(sc.Text(), "\t")
+		if strings.HasSuffix(name, ".torrent") {
+			out = append(out, corpusEntry{name, verdict})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
