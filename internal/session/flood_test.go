@@ -397,9 +397,10 @@ func TestBannedPeerReconnects(t *testing.T) {
 
 	ports := map[int]bool{}
 	for i := range 20 {
+		// A banned IP is turned away before any handshake (and its cost).
 		port, err := reconnect(leech, tor, liar.Addr())
-		if err != nil {
-			t.Fatalf("attempt %d: %v", i, err)
+		if !errors.Is(err, errRefusedEarly) {
+			t.Fatalf("attempt %d: %v, want it refused before the handshake", i, err)
 		}
 		ports[port] = true
 	}
@@ -439,11 +440,15 @@ func TestBannedPeerReconnects(t *testing.T) {
 	}
 }
 
-var errAdmitted = errors.New("admitted: a message arrived after the handshake")
+var (
+	errAdmitted     = errors.New("admitted: a message arrived after the handshake")
+	errRefusedEarly = errors.New("refused before the handshake")
+)
 
 // reconnect connects to n from ip (on a port of the system's choosing),
 // handshakes, and returns the local port once n closes the connection
-// without sending a message; errAdmitted when n sends one.
+// without sending a message; errRefusedEarly when n closes it before its
+// handshake reply, errAdmitted when n sends a message.
 func reconnect(n *node, tor *metainfo.Torrent, ip netip.Addr) (int, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}, Timeout: 5 * time.Second}
 	nc, err := d.Dial("tcp", n.addr.String())
@@ -456,7 +461,10 @@ func reconnect(n *node, tor *metainfo.Torrent, ip netip.Addr) (int, error) {
 	hs.Set(peerwire.BitFast)
 	hs.Set(peerwire.BitExtended)
 	deadline := time.Now().Add(5 * time.Second)
-	if _, err := peerwire.HandshakeOutgoing(nc, hs, deadline); err != nil && !closedErr(err) {
+	if _, err := peerwire.HandshakeOutgoing(nc, hs, deadline); err != nil {
+		if closedErr(err) {
+			return port, errRefusedEarly
+		}
 		return port, err
 	}
 	nc.SetReadDeadline(deadline)

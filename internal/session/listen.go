@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +45,27 @@ func (o One) Each(yield func(*Session) bool) {
 // pauses it, longer each time in a row, up to a second.
 func Serve(ctx context.Context, ln net.Listener, sessions Sessions) error {
 	return ServeWith(ctx, ln, sessions, ServeOptions{})
+}
+
+// bannedByAll reports whether every session served has banned the IP a
+// connection comes from.
+func bannedByAll(sessions Sessions, remote net.Addr) bool {
+	ap, err := netip.ParseAddrPort(remote.String())
+	if err != nil {
+		return false
+	}
+	ip, any, all := ap.Addr().Unmap(), false, true
+	sessions.Each(func(s *Session) bool {
+		any = true
+		bans := s.bannedIPs.Load()
+		if bans == nil {
+			all = false
+		} else if _, ok := (*bans)[ip]; !ok {
+			all = false
+		}
+		return all
+	})
+	return any && all
 }
 
 // FirstAcceptPause is the first pause after an Accept error that only
@@ -93,6 +115,10 @@ func ServeWith(ctx context.Context, ln net.Listener, sessions Sessions, o ServeO
 			continue
 		}
 		backoff = 0
+		if bannedByAll(sessions, nc.RemoteAddr()) {
+			nc.Close() // before any handshake: MSE's key exchange costs
+			continue
+		}
 		select {
 		case sem <- struct{}{}:
 		default:

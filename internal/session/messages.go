@@ -205,6 +205,12 @@ func (s *Session) handleExtended(p *peerState, m peerwire.Message) error {
 		if eh.MetadataSize > 0 && eh.MetadataSize <= peerwire.MaxMetadataSize {
 			p.metaSize = int(eh.MetadataSize)
 		}
+		if s.t != nil && p.metaSize != 0 && p.metaSize != len(s.t.InfoRaw) {
+			// The size follows from the info-hash: a peer that announces
+			// another one lies about the torrent, whenever it says so.
+			s.banAddr(p.c.addr, -1, "announced a wrong metadata_size")
+			return nil
+		}
 		if eh.P > 0 && eh.P < 65536 {
 			p.listenPort = uint16(eh.P)
 		}

@@ -6,11 +6,13 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"tt/metainfo"
+	"tt/peerwire"
 )
 
 // manyFiles builds a torrent of n small files whose info dictionary spans
@@ -197,5 +199,43 @@ func TestMagnetKeepsConnections(t *testing.T) {
 	}
 	if len(leech.events(EvMetadata)) != 1 || len(leech.events(EvDone)) != 1 {
 		t.Fatal("no metadata or done event")
+	}
+}
+
+// TestLateWrongMetadataSizeBanned: once the info dictionary is known, a
+// peer that announces another metadata_size is banned at once, even
+// though it can no longer poison a fetch.
+func TestLateWrongMetadataSizeBanned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tor, content := makeTorrent(t, 256<<10, 16<<10, nil)
+	seed := startNode(t, ctx, Config{Torrent: tor, Store: newMemStore(tor, content), Have: allHave(tor.NumPieces()), Seed: true})
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}, Timeout: 5 * time.Second}
+	nc, err := d.Dial("tcp", seed.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hs := peerwire.Handshake{InfoHash: tor.InfoHash, PeerID: NewPeerID()}
+	hs.Set(peerwire.BitExtended)
+	if _, err := peerwire.HandshakeOutgoing(nc, hs, time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	eh, err := peerwire.ExtendedHandshake{M: map[string]int64{peerwire.MetadataExt: 1},
+		MetadataSize: int64(len(tor.InfoRaw) + 1)}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write(peerwire.AppendMessage(nil, peerwire.Message{Kind: peerwire.Extended, ExtID: 0, Payload: eh}))
+	deadline := time.After(10 * time.Second)
+	for len(seed.events(EvPeerBanned)) == 0 {
+		select {
+		case <-deadline:
+			t.Fatal("the peer with a wrong metadata_size was not banned within 10 s")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if b := bannedIPs(seed); len(b) != 1 || b[0] != "127.0.0.3" {
+		t.Fatalf("banned %v, want 127.0.0.3", b)
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"maps"
 	"net"
 	"net/netip"
 	"time"
@@ -106,6 +107,7 @@ func (s *Session) handleDialFailed(f dialFailure) {
 		k.failures++
 		k.nextTry = time.Now().Add(redialDelay(k.failures))
 	}
+	s.connectMore() // the slot is free now, not at the next tick
 }
 
 // redialDelay is how long to wait before dialling a peer again after its
@@ -283,6 +285,8 @@ func (s *Session) banAddr(a netip.AddrPort, piece int, why string) {
 		return
 	}
 	s.set.ban(a)
+	bans := maps.Clone(s.set.banned)
+	s.bannedIPs.Store(&bans)
 	s.emit(Event{Type: EvPeerBanned, Peer: a.String(), Piece: piece, Reason: why})
 	for _, p := range s.peers {
 		if ipOf(p.c.addr) == ipOf(a) {

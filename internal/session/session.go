@@ -108,10 +108,13 @@ type Config struct {
 type Session struct {
 	cfg      Config
 	infoHash [20]byte
-	peerID   [20]byte
-	ctx      context.Context // ends when Run ends
-	cancel   context.CancelFunc
-	rng      *mrand.Rand
+	// bannedIPs is a copy of the peer set's bans that the loop publishes
+	// for listeners, which refuse a banned IP before any handshake.
+	bannedIPs atomic.Pointer[map[netip.Addr]struct{}]
+	peerID    [20]byte
+	ctx       context.Context // ends when Run ends
+	cancel    context.CancelFunc
+	rng       *mrand.Rand
 
 	// The torrent, once known (from the start, or when a magnet link's
 	// metadata has verified and storage is open). Until then t is nil.
