@@ -35,6 +35,17 @@ func (s Severity) String() string {
 // MarshalText makes severities readable in JSON.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads what MarshalText writes.
+func (s *Severity) UnmarshalText(b []byte) error {
+	for v := SevError; v <= SevInfo; v++ {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("metainfo: unknown severity %q", b)
+}
+
 // Finding is one lint result. ID is stable across versions (documented in
 // docs/lint.md); Message may change.
 type Finding struct {

@@ -106,6 +106,8 @@ type Torrent struct {
 
 	paths    []string // "/"-joined File paths, in file order
 	disagree bool     // a hybrid's v1 and v2 file lists differ
+	pads     int      // pad files in Info.Files
+	padBytes int64    // and their length
 }
 
 // Info is the info dictionary.
@@ -682,11 +684,14 @@ func (p *parser) files(v bencode.Value) error {
 			// Only one pass can tell which file overflows the total, and
 			// whether that comes before an error in a later part.
 			p.t.Findings = p.t.Findings[:before]
+			p.t.pads, p.t.padBytes = 0, 0
 			total, err := p.fileRange(v.Cursor(), 0, in.Files, p.t.paths)
 			in.TotalLength = total
 			return err
 		}
 		p.t.Findings = append(p.t.Findings, r.q.t.Findings...)
+		p.t.pads += r.q.t.pads
+		p.t.padBytes += r.q.t.padBytes
 		if k > 0 {
 			for i := k * n / parts; i < (k+1)*n/parts; i++ {
 				in.Files[i].Offset += total
@@ -720,6 +725,10 @@ func (p *parser) fileRange(list bencode.Cursor, first int, files []File, keys []
 		}
 		f.Offset = total
 		total += f.Length
+		if f.Pad {
+			p.t.pads++
+			p.t.padBytes += f.Length
+		}
 		files[i] = f
 	}
 	joinPathsInto(keys, files)
