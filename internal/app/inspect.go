@@ -25,21 +25,29 @@ type InspectOptions struct {
 	Files  bool // list files in the human view (default true)
 }
 
-// InspectFile is one file in the JSON document.
+// InspectFile is one file in the JSON document. Pad files are never
+// listed: they are counted in InspectResult.PadFiles.
 type InspectFile struct {
 	Path   string `json:"path"`
 	Length int64  `json:"length"`
 	Offset int64  `json:"offset"`
 	Attr   string `json:"attr,omitempty"`
+	// PiecesRoot is the v2 merkle root (hex) of a non-empty file of a v2
+	// or hybrid torrent; PieceLayer what the torrent holds of its piece
+	// hashes (metainfo.LayerStatus).
+	PiecesRoot string `json:"pieces_root,omitempty"`
+	PieceLayer string `json:"piece_layer,omitempty"`
 }
 
 // InspectResult is the JSON document `tt inspect --json` prints (schema tt.inspect/1).
 type InspectResult struct {
 	Schema       string             `json:"schema"`
-	Kind         string             `json:"kind"` // "torrent" or "magnet"
+	Kind         string             `json:"kind"`    // "torrent" or "magnet"
+	Version      string             `json:"version"` // "v1", "v2" or "hybrid"
 	Name         string             `json:"name"`
-	InfoHash     string             `json:"infohash"`
+	InfoHash     string             `json:"infohash"` // v1 only: never a SHA-1 for a v2-only torrent
 	InfoHashV2   string             `json:"infohash_v2,omitempty"`
+	InfoHashV2T  string             `json:"infohash_v2_truncated,omitempty"` // as trackers, the DHT and peers see it
 	Magnet       string             `json:"magnet"`
 	Private      bool               `json:"private"`
 	Source       string             `json:"source,omitempty"`
@@ -48,7 +56,9 @@ type InspectResult struct {
 	CreationDate *int64             `json:"creation_date"`
 	PieceLength  int64              `json:"piece_length"`
 	PieceCount   int                `json:"piece_count"`
-	TotalSize    int64              `json:"total_size"`
+	TotalSize    int64              `json:"total_size"` // content bytes, pad files left out
+	PadFiles     int                `json:"pad_files,omitempty"`
+	PadBytes     int64              `json:"pad_bytes,omitempty"`
 	MultiFile    bool               `json:"multi_file"`
 	V2Only       bool               `json:"v2_only"`
 	Trackers     [][]string         `json:"trackers"`
@@ -58,6 +68,13 @@ type InspectResult struct {
 	SelectOnly   []int              `json:"select_only,omitempty"`
 	Files        []InspectFile      `json:"files,omitempty"` // one file per line
 	Findings     []metainfo.Finding `json:"findings"`        // last: lint runs while the files are written
+
+	// numFiles counts the files of a torrent, pad files left out; layers
+	// counts them by what the torrent holds of their piece hashes.
+	numFiles int
+	layers   [metainfo.LayerInvalid + 1]int
+	// spaceSize is the length of the piece space, pad files included.
+	spaceSize int64
 
 	// torrent, when set, is where the files are read from instead of
 	// Files: a torrent may list 100,000, and a copy only to write them out
@@ -77,11 +94,30 @@ func (r *InspectResult) findings() []metainfo.Finding {
 	return r.Findings
 }
 
-// files iterates over the files described.
+// files iterates over the files described, pad files left out.
 func (r *InspectResult) files(yield func(InspectFile) bool) {
 	if t := r.torrent; t != nil {
-		for i, f := range t.Info.Files {
-			if !yield(InspectFile{Path: t.FilePath(i), Length: f.Length, Offset: f.Offset, Attr: f.Attr}) {
+		v2 := t.Info.V2Files
+		if !t.FilesAgree() {
+			v2 = nil // no v2 file is known to be any of Info.Files
+		}
+		k := 0 // the next v2 file: they are in the order of Info.Files
+		for i := range t.Info.Files {
+			f := &t.Info.Files[i]
+			if f.Pad {
+				continue
+			}
+			out := InspectFile{Path: t.FilePath(i), Length: f.Length, Offset: f.Offset, Attr: f.Attr}
+			if k < len(v2) && v2[k].File == i {
+				if g := &v2[k]; g.PiecesRoot != [32]byte{} || g.LayerStatus != metainfo.LayerNotNeeded {
+					if g.PiecesRoot != [32]byte{} {
+						out.PiecesRoot = hex.EncodeToString(g.PiecesRoot[:])
+					}
+					out.PieceLayer = g.LayerStatus.String()
+				}
+				k++
+			}
+			if !yield(out) {
 				return
 			}
 		}
@@ -94,10 +130,10 @@ func (r *InspectResult) files(yield func(InspectFile) bool) {
 	}
 }
 
-// numFiles is the number of files described.
-func (r *InspectResult) numFiles() int {
+// fileCount is the number of files described, pad files left out.
+func (r *InspectResult) fileCount() int {
 	if r.torrent != nil {
-		return len(r.torrent.Info.Files)
+		return r.numFiles
 	}
 	return len(r.Files)
 }
@@ -158,14 +194,26 @@ func Inspect(ctx context.Context, env *Env, o InspectOptions) error {
 func torrentResult(t *metainfo.Torrent) *InspectResult {
 	in := &t.Info
 	r := &InspectResult{
-		Schema: "tt.inspect/1", Kind: "torrent", Name: in.Name, InfoHash: t.InfoHashHex(),
+		Schema: "tt.inspect/1", Kind: "torrent", Version: t.Version().String(), Name: in.Name,
 		Magnet: t.Magnet().String(), Private: in.Private, Source: in.Source, Comment: t.Comment,
 		CreatedBy: t.CreatedBy, PieceLength: in.PieceLength, PieceCount: t.NumPieces(),
-		TotalSize: in.TotalLength, MultiFile: in.MultiFile, V2Only: t.V2Only(),
-		Trackers: t.Trackers(), WebSeeds: t.URLList, Nodes: t.Nodes,
+		MultiFile: in.MultiFile, V2Only: t.V2Only(),
+		Trackers: t.Trackers(), WebSeeds: t.URLList, Nodes: t.Nodes, spaceSize: in.TotalLength,
+	}
+	if v1, ok := t.InfoHashV1(); ok {
+		r.InfoHash = hex.EncodeToString(v1[:])
 	}
 	if t.HasV2 {
-		r.InfoHashV2 = hex.EncodeToString(t.InfoHashV2[:])
+		short := t.TruncatedInfoHashV2()
+		r.InfoHashV2, r.InfoHashV2T = hex.EncodeToString(t.InfoHashV2[:]), hex.EncodeToString(short[:])
+	}
+	r.PadFiles, r.PadBytes = t.PadFiles()
+	r.numFiles = len(in.Files) - r.PadFiles
+	r.TotalSize = t.ContentSize()
+	if t.FilesAgree() {
+		for i := range in.V2Files {
+			r.layers[in.V2Files[i].LayerStatus]++
+		}
 	}
 	if t.HasCreationDate {
 		d := t.CreationDate
@@ -178,14 +226,15 @@ func torrentResult(t *metainfo.Torrent) *InspectResult {
 
 func magnetResult(m *metainfo.Magnet) *InspectResult {
 	r := &InspectResult{
-		Schema: "tt.inspect/1", Kind: "magnet", Name: m.Name, Magnet: m.String(),
+		Schema: "tt.inspect/1", Kind: "magnet", Version: m.Version().String(), Name: m.Name, Magnet: m.String(),
 		WebSeeds: m.WebSeeds, Peers: m.Peers, SelectOnly: m.SelectOnly, TotalSize: -1,
 	}
 	if m.HasV1 {
 		r.InfoHash = m.InfoHashHex()
 	}
 	if m.HasV2 {
-		r.InfoHashV2 = hex.EncodeToString(m.InfoHashV2[:])
+		short := m.TruncatedInfoHashV2()
+		r.InfoHashV2, r.InfoHashV2T = hex.EncodeToString(m.InfoHashV2[:]), hex.EncodeToString(short[:])
 	}
 	if m.Length >= 0 {
 		r.TotalSize = m.Length
@@ -225,21 +274,32 @@ func printInspect(out io.Writer, r *InspectResult, listFiles bool) {
 		}
 	}
 	row("Name", r.Name)
+	switch r.Version {
+	case "v2":
+		row("Version", "v2 only")
+	case "hybrid":
+		row("Version", "hybrid (v1 and v2)")
+	}
 	row("Info hash", r.InfoHash)
 	row("Info hash v2", r.InfoHashV2)
+	row("  truncated", r.InfoHashV2T)
 	if r.Kind == "torrent" {
 		size := fmt.Sprintf("%s (%d bytes)", FormatSize(r.TotalSize), r.TotalSize)
 		if r.MultiFile {
-			size += fmt.Sprintf(" in %d files", r.numFiles())
+			size += fmt.Sprintf(" in %d files", r.fileCount())
+		}
+		if r.PadFiles > 0 {
+			size += fmt.Sprintf(", and %d pad files of %s", r.PadFiles, FormatSize(r.PadBytes))
 		}
 		row("Size", size)
 		pieces := fmt.Sprintf("%d × %s", r.PieceCount, FormatSize(r.PieceLength))
 		if r.PieceCount > 0 {
-			if last := r.TotalSize - int64(r.PieceCount-1)*r.PieceLength; last != r.PieceLength {
+			if last := r.spaceSize - int64(r.PieceCount-1)*r.PieceLength; last != r.PieceLength {
 				pieces += fmt.Sprintf(" (last %s)", FormatSize(last))
 			}
 		}
 		row("Pieces", pieces)
+		row("Piece layers", layerSummary(r))
 		row("Private", map[bool]string{true: "yes", false: "no"}[r.Private])
 	} else if r.TotalSize >= 0 {
 		row("Size", fmt.Sprintf("%s (%d bytes)", FormatSize(r.TotalSize), r.TotalSize))
@@ -283,7 +343,13 @@ func printInspect(out io.Writer, r *InspectResult, listFiles bool) {
 // aligned in one column.
 func printTree(w *bufio.Writer, r *InspectResult) {
 	if !r.MultiFile {
-		fmt.Fprintf(w, "  %s  %s\n", printable(r.Name), FormatSize(r.TotalSize))
+		for f := range r.files {
+			fmt.Fprintf(w, "  %s  %s", printable(f.Path), FormatSize(f.Length))
+			if note := fileNote(f); note != "" {
+				fmt.Fprintf(w, "  %s", note)
+			}
+			w.WriteByte('\n')
+		}
 		return
 	}
 	// A line is its text indented by depth steps of two spaces; width counts
@@ -291,19 +357,20 @@ func printTree(w *bufio.Writer, r *InspectResult) {
 	type line struct {
 		depth, width int
 		text         string
-		size         int64 // -1 for a directory
+		size         int64  // -1 for a directory
+		note         string // a v2 file's root and what is wrong with its piece layer
 	}
 	// eachLine produces the lines in order: once to size the column, once
 	// to print, so that they are never all held.
 	eachLine := func(emit func(line)) {
-		add := func(depth int, text string, size int64) {
-			l := line{depth: depth, width: 2*depth + utf8.RuneCountInString(text), text: text, size: size}
+		add := func(depth int, text string, size int64, note string) {
+			l := line{depth: depth, width: 2*depth + utf8.RuneCountInString(text), text: text, size: size, note: note}
 			if size < 0 {
 				l.width++
 			}
 			emit(l)
 		}
-		add(0, printable(r.Name), -1)
+		add(0, printable(r.Name), -1, "")
 		// The directories of the previous file and the components of this
 		// one, as substrings of their printable paths.
 		var prev, parts []string
@@ -322,13 +389,13 @@ func printTree(w *bufio.Writer, r *InspectResult) {
 				common++
 			}
 			for d := common; d < len(parts)-1; d++ {
-				add(d+1, parts[d], -1)
+				add(d+1, parts[d], -1, "")
 			}
 			name := parts[len(parts)-1]
 			if f.Attr != "" {
 				name += " [" + f.Attr + "]"
 			}
-			add(len(parts), name, f.Length)
+			add(len(parts), name, f.Length, fileNote(f))
 			// This file's directories become prev, and prev's array holds
 			// the next file's parts.
 			prev, parts = parts[:len(parts)-1], prev[:0]
@@ -353,8 +420,43 @@ func printTree(w *bufio.Writer, r *InspectResult) {
 		size := FormatSize(l.size) // ASCII: its length is its width
 		pad(max(column-l.width, 0) + 2 + max(10-len(size), 0))
 		w.WriteString(size)
+		if l.note != "" {
+			w.WriteString("  ")
+			w.WriteString(l.note)
+		}
 		w.WriteByte('\n')
 	})
+}
+
+// fileNote is what the tree shows after a v2 file's size: its pieces root,
+// and what is wrong with its piece hashes.
+func fileNote(f InspectFile) string {
+	note := ""
+	if f.PiecesRoot != "" {
+		note = "root " + f.PiecesRoot
+	}
+	switch f.PieceLayer {
+	case metainfo.LayerMissing.String():
+		note += ", no piece layer"
+	case metainfo.LayerInvalid.String():
+		if f.PiecesRoot == "" {
+			return "no valid pieces root"
+		}
+		note += ", bad piece layer"
+	}
+	return note
+}
+
+// layerSummary counts a v2 torrent's files by what it holds of their piece
+// hashes: "" for a v1 torrent.
+func layerSummary(r *InspectResult) string {
+	var parts []string
+	for st, n := range r.layers {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, metainfo.LayerStatus(st)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printable makes text from a torrent safe to print on a terminal: control
@@ -416,6 +518,14 @@ func writeInspectJSON(w io.Writer, r *InspectResult) error {
 		if f.Attr != "" {
 			b = append(b, ", \"attr\": "...)
 			b = appendJSONString(b, f.Attr)
+		}
+		if f.PiecesRoot != "" {
+			b = append(b, ", \"pieces_root\": "...)
+			b = appendJSONString(b, f.PiecesRoot)
+		}
+		if f.PieceLayer != "" {
+			b = append(b, ", \"piece_layer\": "...)
+			b = appendJSONString(b, f.PieceLayer)
 		}
 		b = append(b, '}')
 		i++
