@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""Create a v1-only .torrent with libtorrent and print its v1 info-hash.
+"""Create a .torrent with libtorrent and print its info-hash.
 
 Usage: /usr/bin/python3 lt_create.py --piece-length N [--private]
-           [--tracker URL]... OUT PATH
+           [--version v1|v2|hybrid] [--tracker URL]... OUT PATH
+
+A v1 torrent (the default) prints its v1 info-hash; a v2 or hybrid one
+prints the v1 info-hash (or "-" for v2) and the v2 info-hash on one line.
 """
 import argparse
 import os
@@ -16,6 +19,8 @@ def parse_args(argv):
     p.add_argument("--piece-length", type=int, required=True,
                    help="piece length in bytes (power of two, >= 16384)")
     p.add_argument("--private", action="store_true")
+    p.add_argument("--version", choices=("v1", "v2", "hybrid"), default="v1",
+                   help="BitTorrent version of the torrent (default v1)")
     p.add_argument("--tracker", action="append", default=[],
                    help="announce URL (repeatable, one tier each)")
     p.add_argument("out")
@@ -36,7 +41,9 @@ def main(argv):
         sys.stderr.write("lt_create.py: %s: no files\n" % args.path)
         return 1
 
-    ct = lt.create_torrent(fs, args.piece_length, lt.create_torrent.v1_only)
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only,
+             "hybrid": 0}[args.version]
+    ct = lt.create_torrent(fs, args.piece_length, flags)
     for tier, url in enumerate(args.tracker):
         ct.add_tracker(url, tier)
     if args.private:
@@ -52,7 +59,11 @@ def main(argv):
     os.replace(tmp, args.out)
 
     ti = lt.torrent_info(lt.bdecode(data))
-    print(str(ti.info_hashes().v1))
+    hashes = ti.info_hashes()
+    if args.version == "v1":
+        print(str(hashes.v1))
+    else:
+        print(str(hashes.v1) if hashes.has_v1() else "-", str(hashes.v2))
     return 0
 
 

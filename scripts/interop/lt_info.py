@@ -24,6 +24,17 @@ def hexdigest(h):
     return s
 
 
+def file_entry(fs, i):
+    """One file of a file_storage: path, size, offset, pad flag and v2 root."""
+    return {
+        "path": fs.file_path(i),
+        "size": fs.file_size(i),
+        "offset": fs.file_offset(i),
+        "pad": bool(fs.file_flags(i) & lt.file_storage.flag_pad_file),
+        "root": hexdigest(fs.root(i)) if fs.v2() else "",
+    }
+
+
 def describe(path):
     try:
         ti = lt.torrent_info(path)
@@ -44,6 +55,7 @@ def describe(path):
             "num_pieces": ti.num_pieces(),
             "piece_length": ti.piece_length(),
             "total_size": ti.total_size(),
+            "files": [file_entry(fs, i) for i in range(fs.num_files())],
         }
     except Exception as e:
         return {"file": path, "ok": False, "error": str(e) or type(e).__name__}
