@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"tt/internal/dht"
 	"tt/internal/lsd"
@@ -29,6 +30,7 @@ type udpStack struct {
 	state   string      // where the routing table is saved ("" : nowhere)
 	stop    context.CancelFunc
 	done    chan struct{}
+	booted  chan struct{} // closed when the DHT's bootstrap lookup ends
 }
 
 // defaultDHTState is where the routing table is kept between runs.
@@ -92,9 +94,13 @@ func openUDP(env *Env, o SwarmOptions, tcpPort uint16, public bool) (*udpStack, 
 	mux.Handle(u.dht)
 	ctx, cancel := context.WithCancel(context.Background())
 	u.stop = cancel
+	u.booted = make(chan struct{})
 	go func() {
 		defer close(u.done)
-		go u.dht.Bootstrap(ctx)
+		go func() {
+			defer close(u.booted)
+			u.dht.Bootstrap(ctx)
+		}()
 		u.dht.Run(ctx)
 	}()
 	return u, nil
@@ -117,10 +123,24 @@ func (u *udpStack) sessionLSD() session.LocalDiscovery {
 	return u.lsd
 }
 
+// bootstrapGrace bounds how long Close waits for the bootstrap lookup to
+// end before it saves the routing table.
+const bootstrapGrace = 2 * time.Second
+
 // Close saves the routing table and closes the sockets.
 func (u *udpStack) Close() {
 	if u.lsd != nil {
 		u.lsd.Close()
+	}
+	if u.dht != nil && u.state != "" {
+		// A run shorter than the bootstrap lookup would save a table
+		// that the lookup was still filling: give it a moment.
+		t := time.NewTimer(bootstrapGrace)
+		select {
+		case <-u.booted:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	u.stop()
 	<-u.done
