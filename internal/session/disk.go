@@ -117,83 +117,28 @@ type pieceHasher struct {
 func (s *Session) diskLoop() {
 	sem := make(chan struct{}, s.cfg.HashWorkers)
 	var wg sync.WaitGroup
-	hashers := map[int]*pieceHasher{}
-	// Runs of contiguous blocks of one piece that are already queued are
-	// written with one call: fewer system calls for the page cache.
-	run := make([]byte, 0, maxWriteRun)
-	var pending []diskJob
-	var jobs []diskJob // the run being gathered, reused
+	w := &diskWriter{s: s, hashers: map[int]*pieceHasher{}, run: make([]byte, 0, maxWriteRun)}
 	for {
-		var j diskJob
-		var ok bool
-		if len(pending) > 0 {
-			j, pending = pending[0], pending[1:]
-			ok = true
-		} else {
-			j, ok = <-s.diskJobs
-		}
+		j, ok := w.next()
 		if !ok {
 			break
 		}
-		jobs = append(jobs[:0], j)
-		end := j.begin + int64(len(j.data))
-	gather:
-		for !j.ready && len(run)+int(end-jobs[0].begin) < maxWriteRun {
-			select {
-			case n, more := <-s.diskJobs:
-				if !more {
-					break gather
-				}
-				if n.piece != j.piece || n.begin != end {
-					pending = append(pending, n)
-					break gather
-				}
-				jobs = append(jobs, n)
-				end += int64(len(n.data))
-				j = n
-			default:
-				break gather
-			}
-		}
-		data := jobs[0].data
-		if len(jobs) > 1 {
-			run = run[:0]
-			for _, x := range jobs {
-				run = append(run, x.data...)
-			}
-			data = run
-		}
-		first := jobs[0]
-		err := s.store.WriteBlock(first.piece, first.begin, data)
-		ph := hashers[first.piece]
-		if ph == nil {
-			ph = &pieceHasher{h: sha1.New()}
-			hashers[first.piece] = ph
-		}
-		if err == nil && !ph.broken && first.begin == ph.next {
-			ph.h.Write(data)
-			ph.next += int64(len(data))
-		} else {
-			ph.broken = true
-		}
-		for _, x := range jobs {
-			putBlock(x.data)
-		}
+		last := w.gather(j)
+		n, ph, err := w.write()
 		if err != nil {
-			delete(hashers, first.piece)
-			s.postDisk(diskEvent{piece: first.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
+			s.postDisk(diskEvent{piece: last.piece, err: fmt.Errorf("%w: %w", ErrDisk, err)})
 			continue
 		}
-		s.postDisk(diskEvent{piece: -1, written: int64(len(data))})
-		if !j.ready {
+		s.postDisk(diskEvent{piece: -1, written: n})
+		if !last.ready {
 			continue
 		}
-		delete(hashers, j.piece)
-		if !ph.broken && ph.next == s.t.PieceLen(j.piece) {
+		delete(w.hashers, last.piece)
+		if !ph.broken && ph.next == s.t.PieceLen(last.piece) {
 			var sum [20]byte
 			ph.h.Sum(sum[:0])
 			wg.Add(1)
-			go func(piece int, suspect bool) { defer wg.Done(); s.postDisk(s.judgePiece(piece, sum, suspect)) }(j.piece, j.suspect)
+			go func(piece int, suspect bool) { defer wg.Done(); s.postDisk(s.judgePiece(piece, sum, suspect)) }(last.piece, last.suspect)
 			continue
 		}
 		sem <- struct{}{}
@@ -201,9 +146,93 @@ func (s *Session) diskLoop() {
 		go func(piece int, suspect bool) {
 			defer func() { <-sem; wg.Done() }()
 			s.postDisk(s.hashPiece(piece, suspect))
-		}(j.piece, j.suspect)
+		}(last.piece, last.suspect)
 	}
 	wg.Wait()
+}
+
+// diskWriter is diskLoop's state: the running hashes of the pieces being
+// written and the run of contiguous blocks of one piece gathered for one
+// write call (fewer system calls for the page cache).
+type diskWriter struct {
+	s       *Session
+	hashers map[int]*pieceHasher
+	run     []byte    // the gathered blocks' bytes, reused
+	pending []diskJob // taken from the queue but not part of the run
+	jobs    []diskJob // the run being gathered, reused
+}
+
+// next takes the next job: one held back by gather first, then the queue.
+func (w *diskWriter) next() (diskJob, bool) {
+	if len(w.pending) > 0 {
+		j := w.pending[0]
+		w.pending = w.pending[1:]
+		return j, true
+	}
+	j, ok := <-w.s.diskJobs
+	return j, ok
+}
+
+// gather starts a run with j and adds the blocks already queued that
+// follow it in the same piece, up to maxWriteRun or a piece's last block;
+// it returns the run's last job.
+func (w *diskWriter) gather(j diskJob) diskJob {
+	w.jobs = append(w.jobs[:0], j)
+	end := j.begin + int64(len(j.data))
+	for !j.ready && end-w.jobs[0].begin < maxWriteRun {
+		var n diskJob
+		var more bool
+		select {
+		case n, more = <-w.s.diskJobs:
+		default:
+			return j
+		}
+		if !more {
+			return j
+		}
+		if n.piece != j.piece || n.begin != end {
+			w.pending = append(w.pending, n)
+			return j
+		}
+		w.jobs = append(w.jobs, n)
+		end += int64(len(n.data))
+		j = n
+	}
+	return j
+}
+
+// write stores the gathered run, feeds it to its piece's running hash and
+// returns the blocks to the pool. On an error the piece's hash is dropped.
+func (w *diskWriter) write() (int64, *pieceHasher, error) {
+	data := w.jobs[0].data
+	if len(w.jobs) > 1 {
+		w.run = w.run[:0]
+		for _, x := range w.jobs {
+			w.run = append(w.run, x.data...)
+		}
+		data = w.run
+	}
+	first := w.jobs[0]
+	err := w.s.store.WriteBlock(first.piece, first.begin, data)
+	ph := w.hashers[first.piece]
+	if ph == nil {
+		ph = &pieceHasher{h: sha1.New()}
+		w.hashers[first.piece] = ph
+	}
+	if err == nil && !ph.broken && first.begin == ph.next {
+		ph.h.Write(data)
+		ph.next += int64(len(data))
+	} else {
+		ph.broken = true
+	}
+	n := int64(len(data))
+	for _, x := range w.jobs {
+		putBlock(x.data)
+	}
+	if err != nil {
+		delete(w.hashers, first.piece)
+	}
+	return n, ph, err
 }
 
 // maxWriteRun bounds one coalesced write.

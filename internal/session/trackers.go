@@ -50,46 +50,17 @@ func (s *Session) handleTrackerNote(n trackerNote) {
 // schedule, hands peers to the loop, says "completed" once, and "stopped"
 // when the session ends.
 func (s *Session) trackerLoop(ctx context.Context) {
-	client := s.cfg.Tracker
-	if client == nil {
-		client = &tracker.Client{}
-	}
-	tiers := tracker.NewTiers(s.cfg.Trackers, nil)
+	an := s.newAnnouncer()
 	var sched tracker.Schedule
-	var keyb [4]byte
-	rand.Read(keyb[:])
-	key := binary.BigEndian.Uint32(keyb[:])
-	var trackerID, lastURL string
 	completed := s.completed
-	announce := func(ctx context.Context, ev tracker.Event) (*tracker.AnnounceResponse, error) {
-		resp, url, err := s.tierAnnounce(ctx, client, tiers, &tracker.AnnounceRequest{
-			InfoHash: s.infoHash, PeerID: s.peerID, Port: s.cfg.Port,
-			Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
-			Event: ev, NumWant: 200, Key: key, TrackerID: trackerID,
-		})
-		if err == nil {
-			lastURL = url
-		}
-		return resp, err
-	}
 	ev := tracker.EventStarted
 	next := time.Now()
 	for {
-		wait := time.Until(next)
-		timer := time.NewTimer(max(wait, 0))
+		timer := time.NewTimer(max(time.Until(next), 0))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			// Say goodbye, briefly, to the tracker that last answered.
-			if lastURL != "" {
-				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				client.Announce(sctx, lastURL, &tracker.AnnounceRequest{
-					InfoHash: s.infoHash, PeerID: s.peerID, Port: s.cfg.Port,
-					Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
-					Event: tracker.EventStopped, Key: key, TrackerID: trackerID,
-				})
-				cancel()
-			}
+			an.goodbye()
 			return
 		case <-completed:
 			timer.Stop()
@@ -108,7 +79,7 @@ func (s *Session) trackerLoop(ctx context.Context) {
 			continue
 		case <-timer.C:
 		}
-		resp, err := announce(ctx, ev)
+		resp, err := an.announce(ctx, ev)
 		now := time.Now()
 		if err != nil {
 			next = sched.Failed(now)
@@ -116,20 +87,72 @@ func (s *Session) trackerLoop(ctx context.Context) {
 			continue
 		}
 		ev = tracker.EventNone
-		if resp.TrackerID != "" {
-			trackerID = resp.TrackerID
-		}
 		next = sched.Succeeded(now, resp)
 		if !s.metaKnown.Load() && next.Sub(now) > 30*time.Second {
 			next = now.Add(30 * time.Second) // while fetching metadata, ask again soon
 		}
 		s.note(trackerNote{next: next})
-		s.emit(Event{Type: EvTrackerReply, Tracker: lastURL, NumPeers: len(resp.Peers), Seeders: resp.Seeders, Leechers: resp.Leechers})
+		s.emit(Event{Type: EvTrackerReply, Tracker: an.lastURL, NumPeers: len(resp.Peers), Seeders: resp.Seeders, Leechers: resp.Leechers})
 		select {
 		case s.found <- foundPeers{peers: resp.Peers, source: SourceTracker}:
 		case <-ctx.Done():
 		}
 	}
+}
+
+// announcer is what trackerLoop keeps between announces: the tiers, the
+// key and tracker id a tracker may ask to see again, and the tracker that
+// last answered.
+type announcer struct {
+	s                  *Session
+	client             *tracker.Client
+	tiers              *tracker.Tiers
+	key                uint32
+	trackerID, lastURL string
+}
+
+func (s *Session) newAnnouncer() *announcer {
+	client := s.cfg.Tracker
+	if client == nil {
+		client = &tracker.Client{}
+	}
+	var keyb [4]byte
+	rand.Read(keyb[:])
+	return &announcer{s: s, client: client, tiers: tracker.NewTiers(s.cfg.Trackers, nil), key: binary.BigEndian.Uint32(keyb[:])}
+}
+
+func (an *announcer) request(ev tracker.Event) *tracker.AnnounceRequest {
+	s := an.s
+	return &tracker.AnnounceRequest{
+		InfoHash: s.infoHash, PeerID: s.peerID, Port: s.cfg.Port,
+		Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(),
+		Event: ev, Key: an.key, TrackerID: an.trackerID,
+	}
+}
+
+// announce asks the tiers in order and remembers who answered.
+func (an *announcer) announce(ctx context.Context, ev tracker.Event) (*tracker.AnnounceResponse, error) {
+	req := an.request(ev)
+	req.NumWant = 200
+	resp, url, err := an.s.tierAnnounce(ctx, an.client, an.tiers, req)
+	if err != nil {
+		return nil, err
+	}
+	an.lastURL = url
+	if resp.TrackerID != "" {
+		an.trackerID = resp.TrackerID
+	}
+	return resp, nil
+}
+
+// goodbye says stopped, briefly, to the tracker that last answered.
+func (an *announcer) goodbye() {
+	if an.lastURL == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	an.client.Announce(ctx, an.lastURL, an.request(tracker.EventStopped))
 }
 
 // tierAnnounce sends req to the tiers' trackers in BEP 12 order until one
