@@ -92,31 +92,9 @@ func creationDate(env *Env) (int64, error) {
 
 // Create builds a .torrent from files on disk.
 func Create(ctx context.Context, env *Env, o CreateOptions) error {
-	if o.Source == "" {
-		return Usagef("create: missing PATH (the file or directory to make a torrent of)")
-	}
-	if o.Magnet && o.Output == "-" {
-		return Usagef("create: --magnet cannot be combined with -o - (both write to stdout)")
-	}
-	if o.JSON && o.Output == "-" {
-		return Usagef("create: --json cannot be combined with -o - (both write to stdout)")
-	}
-	tiers, err := ParseTiers(o.Trackers)
+	tiers, err := checkCreateOptions(o)
 	if err != nil {
-		return Exit(ExitUsage, err)
-	}
-	for _, u := range o.WebSeeds {
-		if err := metainfo.CheckWebSeedURL(u); err != nil {
-			return Exit(ExitUsage, err)
-		}
-	}
-	if o.Name != "" {
-		if err := metainfo.CheckComponent(o.Name); err != nil {
-			return Usagef("create: --name %q: %v", o.Name, err)
-		}
-	}
-	if err := metainfo.CheckGlobs(append(append([]string{}, o.Include...), o.Exclude...)); err != nil {
-		return Exit(ExitUsage, err)
+		return err
 	}
 	var date int64
 	if !o.NoDate {
@@ -124,52 +102,25 @@ func Create(ctx context.Context, env *Env, o CreateOptions) error {
 			return err
 		}
 	}
-
-	content, err := metainfo.Scan(env.Path(o.Source), metainfo.ScanOptions{
-		Hidden: o.Hidden, Junk: o.Junk, FollowSymlinks: o.FollowSymlinks, Include: o.Include, Exclude: o.Exclude,
-	})
-	if content != nil && !o.Quiet {
-		for _, s := range content.Skipped {
-			fmt.Fprintf(env.Stderr, "tt: skipped %s: %s\n", printable(s.Path), s.Reason)
-		}
-	}
+	content, err := scanContent(env, o)
 	if err != nil {
-		return Exit(exitForScan(err), err)
+		return err
 	}
-	if content.Total == 0 {
-		return Exit(ExitFailure, fmt.Errorf("%s: %w: all files are empty", o.Source, metainfo.ErrEmptyContent))
-	}
-
 	pl, rule, err := choosePieceLength(o.PieceLength, content.Total, o.Force)
 	if err != nil {
 		return err
 	}
-
 	name := content.Name
 	if o.Name != "" {
 		name = o.Name
 	}
-	out := o.Output
-	if out == "" {
-		out = name + ".torrent"
-	}
-	if out != "-" {
-		out = env.Path(out)
-		if !o.Force {
-			if err := refuseExisting(out); err != nil {
-				return err
-			}
-		}
+	out, err := createOutput(env, o, name)
+	if err != nil {
+		return err
 	}
 
-	files := make([]piecehash.File, len(content.Files))
-	for i, f := range content.Files {
-		files[i] = piecehash.File{Path: f.OSPath, Length: f.Length}
-	}
 	start := time.Now()
-	bar := startProgress(env, "hashing", content.Total, o.Quiet || o.JSON)
-	pieces, err := piecehash.Hash(ctx, files, pl, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
-	bar.Finish()
+	pieces, err := hashContent(ctx, env, o, content, pl)
 	if err != nil {
 		return err
 	}
@@ -193,29 +144,112 @@ func Create(ctx context.Context, env *Env, o CreateOptions) error {
 	} else if err := WriteFileAtomic(out, data, o.Force); err != nil {
 		return err
 	}
+	return reportCreate(env, o, t, content, CreateResult{
+		Schema: "tt.create/1", Name: name, InfoHash: t.InfoHashHex(), Output: out, Magnet: t.Magnet().String(),
+		PieceLength: pl, PieceLengthRule: rule, Pieces: t.NumPieces(), TotalSize: content.Total,
+		Files: len(content.Files), Private: o.Private, Skipped: content.Skipped, Seconds: elapsed,
+	})
+}
 
-	magnet := t.Magnet().String()
+// checkCreateOptions refuses flags that cannot work together or cannot
+// be right, before any file is read; it returns the parsed tracker tiers.
+func checkCreateOptions(o CreateOptions) ([][]string, error) {
+	if o.Source == "" {
+		return nil, Usagef("create: missing PATH (the file or directory to make a torrent of)")
+	}
+	if o.Magnet && o.Output == "-" {
+		return nil, Usagef("create: --magnet cannot be combined with -o - (both write to stdout)")
+	}
+	if o.JSON && o.Output == "-" {
+		return nil, Usagef("create: --json cannot be combined with -o - (both write to stdout)")
+	}
+	tiers, err := ParseTiers(o.Trackers)
+	if err != nil {
+		return nil, Exit(ExitUsage, err)
+	}
+	for _, u := range o.WebSeeds {
+		if err := metainfo.CheckWebSeedURL(u); err != nil {
+			return nil, Exit(ExitUsage, err)
+		}
+	}
+	if o.Name != "" {
+		if err := metainfo.CheckComponent(o.Name); err != nil {
+			return nil, Usagef("create: --name %q: %v", o.Name, err)
+		}
+	}
+	if err := metainfo.CheckGlobs(append(append([]string{}, o.Include...), o.Exclude...)); err != nil {
+		return nil, Exit(ExitUsage, err)
+	}
+	return tiers, nil
+}
+
+// scanContent lists the files to hash, telling what it skipped.
+func scanContent(env *Env, o CreateOptions) (*metainfo.Content, error) {
+	content, err := metainfo.Scan(env.Path(o.Source), metainfo.ScanOptions{
+		Hidden: o.Hidden, Junk: o.Junk, FollowSymlinks: o.FollowSymlinks, Include: o.Include, Exclude: o.Exclude,
+	})
+	if content != nil && !o.Quiet {
+		for _, s := range content.Skipped {
+			fmt.Fprintf(env.Stderr, "tt: skipped %s: %s\n", printable(s.Path), s.Reason)
+		}
+	}
+	if err != nil {
+		return nil, Exit(exitForScan(err), err)
+	}
+	if content.Total == 0 {
+		return nil, Exit(ExitFailure, fmt.Errorf("%s: %w: all files are empty", o.Source, metainfo.ErrEmptyContent))
+	}
+	return content, nil
+}
+
+// createOutput is where the torrent goes ("-" for stdout), refused when it
+// exists and --force is not given.
+func createOutput(env *Env, o CreateOptions, name string) (string, error) {
+	out := o.Output
+	if out == "" {
+		out = name + ".torrent"
+	}
+	if out == "-" {
+		return out, nil
+	}
+	out = env.Path(out)
+	if !o.Force {
+		if err := refuseExisting(out); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
+}
+
+// hashContent hashes the files in pieces of pl, with a progress bar.
+func hashContent(ctx context.Context, env *Env, o CreateOptions, content *metainfo.Content, pl int64) ([]byte, error) {
+	files := make([]piecehash.File, len(content.Files))
+	for i, f := range content.Files {
+		files[i] = piecehash.File{Path: f.OSPath, Length: f.Length}
+	}
+	bar := startProgress(env, "hashing", content.Total, o.Quiet || o.JSON)
+	pieces, err := piecehash.Hash(ctx, files, pl, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
+	bar.Finish()
+	return pieces, err
+}
+
+// reportCreate prints what create made: JSON, the magnet link, or a line.
+func reportCreate(env *Env, o CreateOptions, t *metainfo.Torrent, content *metainfo.Content, res CreateResult) error {
 	switch {
 	case o.JSON:
-		res := CreateResult{
-			Schema: "tt.create/1", Name: name, InfoHash: t.InfoHashHex(), Output: out, Magnet: magnet,
-			PieceLength: pl, PieceLengthRule: rule, Pieces: t.NumPieces(), TotalSize: content.Total,
-			Files: len(content.Files), Private: o.Private, Skipped: content.Skipped, Seconds: elapsed,
-		}
 		if res.Skipped == nil {
 			res.Skipped = []metainfo.Skipped{}
 		}
-		if elapsed > 0 {
-			res.BytesPerSecond = float64(content.Total) / elapsed
+		if res.Seconds > 0 {
+			res.BytesPerSecond = float64(content.Total) / res.Seconds
 		}
-		enc := newJSONEncoder(env.Stdout)
-		return enc.Encode(res)
+		return newJSONEncoder(env.Stdout).Encode(res)
 	case o.Magnet:
-		fmt.Fprintln(env.Stdout, magnet)
+		fmt.Fprintln(env.Stdout, res.Magnet)
 	}
-	if !o.Quiet && out != "-" {
+	if !o.Quiet && res.Output != "-" {
 		fmt.Fprintf(env.Stderr, "tt: wrote %s (%s in %d files, %d pieces of %s, info-hash %s)\n",
-			relTo(env.Dir, out), FormatSize(content.Total), len(content.Files), t.NumPieces(), FormatSize(pl), t.InfoHashHex())
+			relTo(env.Dir, res.Output), FormatSize(content.Total), len(content.Files), t.NumPieces(), FormatSize(res.PieceLength), t.InfoHashHex())
 	}
 	return nil
 }
