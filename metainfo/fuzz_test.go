@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"tt/bencode"
 )
 
 // FuzzParse: no panic on any input, no unsafe path ever comes out, and
@@ -73,4 +76,62 @@ func fuzzCheckV2(t *testing.T, tor *Torrent) {
 			t.Fatalf("v2 file %q has an unchecked layer", f.Path)
 		}
 	}
+}
+
+// FuzzParseV2 puts the fuzzer's bytes where a v2 parser has the most to
+// get wrong: as the file tree, the piece layers and (for a hybrid) the v1
+// file list of an otherwise valid v2 torrent, seeded with those of the v2
+// fixtures and corpus files.
+func FuzzParseV2(f *testing.F) {
+	for _, glob := range []string{"testdata/v2/*.torrent", "testdata/corpus/v2*.torrent"} {
+		seeds, _ := filepath.Glob(glob)
+		for _, p := range seeds {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			root, _, err := bencode.Parse(b, bencode.Options{Lenient: true})
+			if err != nil {
+				continue
+			}
+			info, _ := root.Get("info")
+			tree, _ := info.Get("file tree")
+			layers, _ := root.Get("piece layers")
+			files, _ := info.Get("files")
+			pl, _ := info.Get("piece length")
+			n, _ := pl.Int()
+			if len(tree.Raw())+len(layers.Raw())+len(files.Raw()) <= 8<<10 {
+				// Large seeds (thousands of piece hashes) slow every step of
+				// the fuzzer and cover nothing more.
+				f.Add(tree.Raw(), layers.Raw(), files.Raw(), n)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, tree, layers, files []byte, pl int64) {
+		info := []byte("d")
+		if len(files) > 0 {
+			info = append(append(info, "5:files"...), files...)
+		}
+		info = append(append(info, "9:file tree"...), tree...)
+		info = append(info, "12:meta versioni2e4:name1:n12:piece lengthi"...)
+		info = append(strconv.AppendInt(info, pl, 10), "ee"...)
+		data := append(append([]byte("d4:info"), info...), "12:piece layers"...)
+		if len(layers) == 0 {
+			layers = []byte("de")
+		}
+		data = append(append(data, layers...), 'e')
+		for _, lenient := range []bool{false, true} {
+			tor, err := Parse(data, Options{Lenient: lenient})
+			if err != nil {
+				continue
+			}
+			Lint(tor)
+			for _, fl := range tor.Info.Files {
+				if fl.Length < 0 || fl.Offset < 0 || fl.Offset+fl.Length > tor.Info.TotalLength || CheckPath(fl.Path) != nil {
+					t.Fatalf("bad file %+v", fl)
+				}
+			}
+			fuzzCheckV2(t, tor)
+		}
+	})
 }
