@@ -235,8 +235,10 @@ func (w *diskWriter) write() (int64, *pieceHasher, error) {
 	return n, ph, err
 }
 
-// maxWriteRun bounds one coalesced write.
-const maxWriteRun = 1 << 20
+// maxWriteRun bounds one coalesced write. Larger runs cost more than they
+// save: at 1 MiB a 2 GiB download took twice the system time (the copy,
+// the hash and the write of a run no longer share the CPU's cache).
+const maxWriteRun = 128 << 10
 
 // hashPiece reads a piece back from storage and judges it.
 func (s *Session) hashPiece(piece int, suspect bool) diskEvent {

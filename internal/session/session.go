@@ -97,7 +97,7 @@ type Config struct {
 	Encryption  Encryption // MSE policy (default prefer)
 	// MaxDiskBacklog bounds the bytes received and not yet written plus
 	// those requested and not yet received: at the bound no more blocks
-	// are requested (default 64 MiB).
+	// are requested (default 16 MiB).
 	MaxDiskBacklog int64
 	// HandshakeTimeout bounds each outgoing handshake, MSE included
 	// (default 20 s); ServeOptions has the incoming one.
@@ -217,7 +217,7 @@ func New(cfg Config) (*Session, error) {
 		cfg.PeerID = NewPeerID()
 	}
 	if cfg.MaxDiskBacklog <= 0 {
-		cfg.MaxDiskBacklog = 64 << 20
+		cfg.MaxDiskBacklog = 16 << 20
 	}
 	var seed [32]byte
 	rand.Read(seed[:])

@@ -112,10 +112,12 @@ func TestSlowDisk(t *testing.T) {
 		seed := startNode(t, ctx, Config{Torrent: tor, Store: seedStore, Have: allHave(tor.NumPieces()), Seed: true})
 		leech := startNode(t, ctx, Config{Torrent: tor, Store: slowStore{mem, delay}, Peers: []netip.AddrPort{seed.addr}, MaxDiskBacklog: backlog})
 		w := watchSession(t, leech)
-		// Two writes a piece (the blocks queued when a write starts, then
-		// the rest) is as slow as the disk goes with the bound above a piece.
+		// A write takes at most maxWriteRun of one piece, and one more per
+		// piece (the blocks queued when a write starts, then the rest) is
+		// as slow as the disk goes with the bound above a piece.
 		start := time.Now()
-		leech.wait(t, time.Duration(2*tor.NumPieces())*delay+5*time.Second)
+		writes := size/maxWriteRun + tor.NumPieces()
+		leech.wait(t, time.Duration(writes)*delay+5*time.Second)
 		took := time.Since(start)
 		if leech.err != nil {
 			t.Fatal(leech.err)
