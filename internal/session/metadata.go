@@ -55,7 +55,7 @@ const (
 	metaRequestTimeout = 5 * time.Second
 	metaRefusedFor     = 30 * time.Second
 	metaSpreadAttempts = 2 // attempts that spread pieces over peers; then one peer at a time
-	metaPerPeer        = 2 // requests outstanding to one peer
+	metaPerPeer        = 4 // requests outstanding to one peer (libtorrent refuses more)
 )
 
 func newMetaFetch() *metaFetch {
@@ -289,6 +289,9 @@ func (s *Session) metadataComplete() {
 		return
 	}
 	s.banMetadataLiars()
+	// The event says the dictionary matches the info-hash (docs/json.md);
+	// parsing a large one takes a while longer.
+	s.emit(Event{Type: EvMetadata, Reason: strconv.Itoa(len(info)) + " bytes"})
 	t, err := metainfo.Parse(TorrentFile(info, s.cfg.Trackers), metainfo.Options{Lenient: true})
 	if err != nil {
 		s.fatal = fmt.Errorf("%w: %w", ErrBadMetadata, err)
@@ -296,7 +299,6 @@ func (s *Session) metadataComplete() {
 	}
 	m.torrent = t
 	m.restart()
-	s.emit(Event{Type: EvMetadata, Reason: strconv.Itoa(len(info)) + " bytes"})
 	if s.cfg.MetadataOnly {
 		return
 	}
