@@ -143,11 +143,25 @@ func TestFetchMetadataLiarBanned(t *testing.T) {
 	if _, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(liar), 2*time.Second); err == nil {
 		t.Fatalf("accepted metadata that does not hash to the info-hash (%d bytes)", len(got.InfoRaw))
 	}
+	// The liar is first for certain: the honest peer dials in only once
+	// the liar's pieces have arrived.
 	liar2 := liarNode(t, ctx, "127.0.0.3", tor, wrong)
-	honest := seeders(t, ctx, tor, "127.0.0.1")[0]
-	n, got, err := fetchMeta(t, ctx, tor.InfoHash, addrs(liar2, honest), 10*time.Second)
-	if err != nil || !bytes.Equal(got.InfoRaw, tor.InfoRaw) {
-		t.Fatalf("with an honest peer too: %v", err)
+	n := startNode(t, ctx, Config{InfoHash: tor.InfoHash, MetadataOnly: true, Peers: addrs(liar2), StallAfter: 10 * time.Second})
+	deadline := time.After(10 * time.Second)
+	for len(n.events(EvMetadataPiece)) == 0 {
+		select {
+		case <-deadline:
+			t.Fatal("no metadata piece from the liar within 10 s")
+		case <-n.done:
+			t.Fatalf("the fetch ended before the honest peer came: %v", n.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	startNodeAt(t, ctx, "127.0.0.1", Config{Torrent: tor, Store: newMemStore(tor, nil), Have: allHave(tor.NumPieces()),
+		Seed: true, Peers: addrs(n)})
+	n.wait(t, 25*time.Second)
+	if got := n.s.Torrent(); n.err != nil || got == nil || !bytes.Equal(got.InfoRaw, tor.InfoRaw) {
+		t.Fatalf("with an honest peer too: %v", n.err)
 	}
 	if b := bannedIPs(n); len(b) != 1 || b[0] != "127.0.0.3" {
 		t.Fatalf("banned %v, want only the liar 127.0.0.3", b)
