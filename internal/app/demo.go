@@ -169,9 +169,19 @@ func startDemoSeeder(ctx context.Context, t *metainfo.Torrent, content string, r
 		store.Close()
 		return err
 	}
-	go session.Serve(ctx, ln, session.One{S: s})
+	// A seeder whose listener fails is of no use: it ends with that error.
+	sctx, stop := context.WithCancelCause(ctx)
 	go func() {
-		err := s.Run(ctx)
+		if err := session.Serve(sctx, ln, session.One{S: s}); err != nil {
+			stop(fmt.Errorf("demo seeder: listener: %w", err))
+		}
+	}()
+	go func() {
+		err := s.Run(sctx)
+		if cause := context.Cause(sctx); ctx.Err() == nil && cause != nil {
+			err = cause
+		}
+		stop(nil)
 		ln.Close()
 		store.Close()
 		if errors.Is(err, context.Canceled) {
