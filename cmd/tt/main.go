@@ -71,6 +71,7 @@ func newApp(env *app.Env) *cli.App {
 		Commands: []*cli.Command{
 			createCommand(env),
 			inspectCommand(env),
+			editCommand(env),
 			verifyCommand(env),
 			getCommand(env),
 			seedCommand(env),
