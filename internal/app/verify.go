@@ -24,25 +24,38 @@ type VerifyOptions struct {
 // VerifyFile is one file's verdict in the JSON report.
 type VerifyFile struct {
 	Path         string `json:"path"`
-	State        string `json:"state"` // ok, missing, wrong-size, unreadable, corrupt, incomplete
+	State        string `json:"state"` // ok, missing, wrong-size, unreadable, corrupt, incomplete, disagree
 	Size         int64  `json:"size"`  // on disk; -1 when missing
 	ExpectedSize int64  `json:"expected_size"`
 	BadPieces    []int  `json:"bad_pieces"`
-	Error        string `json:"error,omitempty"`
+	// CorruptRanges are the byte ranges of the file whose v2 hashes fail
+	// (v2 and hybrid torrents only).
+	CorruptRanges []ByteRange `json:"corrupt_ranges,omitempty"`
+	Error         string      `json:"error,omitempty"`
+}
+
+// ByteRange is a run of bytes of one file.
+type ByteRange struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
 }
 
 // VerifyResult is the JSON document `tt verify --json` prints (schema tt.verify/1).
 type VerifyResult struct {
-	Schema         string       `json:"schema"`
-	Name           string       `json:"name"`
-	InfoHash       string       `json:"infohash"`
-	Content        string       `json:"content"`
-	OK             bool         `json:"ok"`
-	Verdict        string       `json:"verdict"` // ok, corrupt, missing, unreadable
-	PiecesTotal    int          `json:"pieces_total"`
-	PiecesOK       int          `json:"pieces_ok"`
-	PiecesCorrupt  []int        `json:"pieces_corrupt"`
-	PiecesMissing  int          `json:"pieces_missing"`
+	Schema        string `json:"schema"`
+	Name          string `json:"name"`
+	InfoHash      string `json:"infohash"`
+	Version       string `json:"version"` // v1, v2 or hybrid: the hashes checked
+	Content       string `json:"content"`
+	OK            bool   `json:"ok"`
+	Verdict       string `json:"verdict"` // ok, corrupt, missing, unreadable, disagree
+	PiecesTotal   int    `json:"pieces_total"`
+	PiecesOK      int    `json:"pieces_ok"`
+	PiecesCorrupt []int  `json:"pieces_corrupt"`
+	PiecesMissing int    `json:"pieces_missing"`
+	// PiecesDisagree are the pieces of a hybrid that pass one hash set and
+	// fail the other: its v1 and v2 hashes describe different data.
+	PiecesDisagree []int        `json:"pieces_disagree,omitempty"`
 	Files          []VerifyFile `json:"files"`
 	BytesRead      int64        `json:"bytes_read"`
 	Seconds        float64      `json:"seconds"`
@@ -58,9 +71,6 @@ func Verify(ctx context.Context, env *Env, o VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	if t.V2Only() {
-		return Exit(ExitBadTorrent, fmt.Errorf("%s: %w", o.Torrent, metainfo.ErrV2Only))
-	}
 	content := o.Content
 	if content == "" {
 		content = t.Info.Name
@@ -70,18 +80,10 @@ func Verify(ctx context.Context, env *Env, o VerifyOptions) error {
 		return Exit(ExitMissing, fmt.Errorf("content %s: %w", content, err))
 	}
 
-	files, err := hashFiles(t, root)
-	if err != nil {
-		return Exit(ExitBadTorrent, err)
-	}
-	start := time.Now()
-	bar := startProgress(env, "verifying", t.Info.TotalLength, o.Quiet || o.JSON)
-	rep, err := piecehash.Verify(ctx, files, t.Info.PieceLength, t.Info.Pieces, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
-	bar.Finish()
+	res, err := runVerify(ctx, env, o, t, content, root)
 	if err != nil {
 		return err
 	}
-	res := verifyResult(t, content, rep, time.Since(start).Seconds())
 
 	if o.JSON {
 		enc := newJSONEncoder(env.Stdout)
@@ -92,6 +94,8 @@ func Verify(ctx context.Context, env *Env, o VerifyOptions) error {
 		printVerify(env, res)
 	}
 	switch res.Verdict {
+	case "disagree":
+		return Exit(ExitBadTorrent, fmt.Errorf("%s: the torrent's v1 and v2 hashes describe different data (%d pieces pass one and fail the other)", content, len(res.PiecesDisagree)))
 	case "corrupt":
 		return Exit(ExitCorrupt, fmt.Errorf("%s: %d of %d pieces corrupt", content, len(res.PiecesCorrupt), res.PiecesTotal))
 	case "missing":
@@ -100,6 +104,45 @@ func Verify(ctx context.Context, env *Env, o VerifyOptions) error {
 		return Exit(ExitIO, fmt.Errorf("%s: some files cannot be read", content))
 	}
 	return nil
+}
+
+// runVerify checks the content against every hash set the torrent has.
+func runVerify(ctx context.Context, env *Env, o VerifyOptions, t *metainfo.Torrent, content, root string) (*VerifyResult, error) {
+	var total int64
+	if t.HasV1() {
+		total += t.Info.TotalLength
+	}
+	if t.HasV2 {
+		total += t.ContentSize()
+	}
+	start := time.Now()
+	bar := startProgress(env, "verifying", total, o.Quiet || o.JSON)
+	defer bar.Finish()
+	var rep1 *piecehash.Report
+	var base int64
+	if t.HasV1() {
+		files, err := hashFiles(t, root)
+		if err != nil {
+			return nil, Exit(ExitBadTorrent, err)
+		}
+		rep1, err = piecehash.Verify(ctx, files, t.Info.PieceLength, t.Info.Pieces, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
+		if err != nil {
+			return nil, err
+		}
+		base = t.Info.TotalLength
+	}
+	if !t.HasV2 {
+		return verifyResult(t, content, rep1, time.Since(start).Seconds()), nil
+	}
+	files, idx, err := hashFilesV2(t, root)
+	if err != nil {
+		return nil, Exit(ExitBadTorrent, err)
+	}
+	rep2, err := piecehash.VerifyV2(ctx, files, t.Info.PieceLength, piecehash.Options{Workers: o.Workers, Progress: func(d int64) { bar.Set(base + d) }})
+	if err != nil {
+		return nil, err
+	}
+	return verifyResultV2(t, content, rep1, rep2, idx, time.Since(start).Seconds()), nil
 }
 
 // hashFiles maps a torrent's files onto disk under root (the content path).
@@ -124,7 +167,7 @@ func hashFiles(t *metainfo.Torrent, root string) ([]piecehash.File, error) {
 
 func verifyResult(t *metainfo.Torrent, content string, rep *piecehash.Report, secs float64) *VerifyResult {
 	res := &VerifyResult{
-		Schema: "tt.verify/1", Name: t.Info.Name, InfoHash: t.InfoHashHex(), Content: content,
+		Schema: "tt.verify/1", Name: t.Info.Name, InfoHash: t.InfoHashHex(), Version: t.Version().String(), Content: content,
 		PiecesTotal: len(rep.Pieces), PiecesOK: rep.OKPieces, PiecesCorrupt: []int{},
 		BytesRead: rep.BytesRead, Seconds: secs,
 	}
@@ -171,7 +214,15 @@ func verifyResult(t *metainfo.Torrent, content string, rep *piecehash.Report, se
 			res.Files = append(res.Files, vf)
 		}
 	}
+	setVerdict(res, unreadable)
+	return res
+}
+
+// setVerdict sets the verdict from the pieces and files, worst first.
+func setVerdict(res *VerifyResult, unreadable bool) {
 	switch {
+	case len(res.PiecesDisagree) > 0:
+		res.Verdict = "disagree"
 	case len(res.PiecesCorrupt) > 0:
 		res.Verdict = "corrupt"
 	case unreadable:
@@ -181,7 +232,6 @@ func verifyResult(t *metainfo.Torrent, content string, rep *piecehash.Report, se
 	default:
 		res.Verdict, res.OK = "ok", true
 	}
-	return res
 }
 
 func hasCorrupt(pieces []piecehash.PieceState, idx []int) bool {
@@ -209,8 +259,12 @@ func printVerify(env *Env, r *VerifyResult) {
 		switch f.State {
 		case "wrong-size":
 			detail = fmt.Sprintf(" (%d bytes on disk, torrent says %d)", f.Size, f.ExpectedSize)
-		case "corrupt", "incomplete":
-			detail = " (pieces " + formatRanges(f.BadPieces) + ")"
+		case "corrupt", "incomplete", "disagree":
+			detail = " (pieces " + formatRanges(f.BadPieces)
+			if len(f.CorruptRanges) > 0 {
+				detail += "; bytes " + formatByteRanges(f.CorruptRanges)
+			}
+			detail += ")"
 		case "unreadable":
 			detail = " (" + f.Error + ")"
 		}
@@ -226,6 +280,9 @@ func printVerify(env *Env, r *VerifyResult) {
 	}
 	if r.PiecesMissing > 0 {
 		fmt.Fprintf(w, ", %d missing", r.PiecesMissing)
+	}
+	if len(r.PiecesDisagree) > 0 {
+		fmt.Fprintf(w, ", %d where the v1 and v2 hashes disagree", len(r.PiecesDisagree))
 	}
 	fmt.Fprintf(w, "; %s read in %.2fs\n", FormatSize(r.BytesRead), r.Seconds)
 }
@@ -244,6 +301,150 @@ func formatRanges(idx []int) string {
 			parts = append(parts, fmt.Sprintf("%d-%d", idx[i], idx[j]))
 		}
 		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hashFilesV2 maps a v2 torrent's files (symlinks left out) onto disk
+// under root, with their hashes; idx gives each one's index in V2Files.
+func hashFilesV2(t *metainfo.Torrent, root string) (files []piecehash.V2File, idx []int, err error) {
+	for i := range t.Info.V2Files {
+		f := &t.Info.V2Files[i]
+		if len(f.Symlink) > 0 || strings.Contains(f.Attr, "l") {
+			continue
+		}
+		p := root
+		if t.Info.MultiFile {
+			if p, err = metainfo.JoinUnder(root, f.Path); err != nil {
+				return nil, nil, err
+			}
+		}
+		vf := piecehash.V2File{Path: p, Length: f.Length, Root: f.PiecesRoot}
+		if f.LayerStatus == metainfo.LayerOK {
+			vf.Layer = f.Layer
+		}
+		files, idx = append(files, vf), append(idx, i)
+	}
+	return files, idx, nil
+}
+
+// combine is the verdict on a piece of a hybrid from its v1 and v2 states
+// (either may be PieceUnchecked: no hash, or no such hash set); disagree is
+// set when the data passes one hash and fails the other.
+func combine(s1, s2 piecehash.PieceState) (st piecehash.PieceState, disagree bool) {
+	switch {
+	case s1 == piecehash.PieceOK && s2 == piecehash.PieceCorrupt, s1 == piecehash.PieceCorrupt && s2 == piecehash.PieceOK:
+		return piecehash.PieceCorrupt, true
+	case s1 == piecehash.PieceMissing || s2 == piecehash.PieceMissing:
+		return piecehash.PieceMissing, false
+	case s1 == piecehash.PieceCorrupt || s2 == piecehash.PieceCorrupt:
+		return piecehash.PieceCorrupt, false
+	case s1 == piecehash.PieceOK || s2 == piecehash.PieceOK:
+		return piecehash.PieceOK, false
+	}
+	return piecehash.PieceUnchecked, false
+}
+
+// verifyResultV2 is the report on a v2 torrent (rep1 nil) or a hybrid,
+// whose pieces are judged by both hash sets.
+func verifyResultV2(t *metainfo.Torrent, content string, rep1 *piecehash.Report, rep2 *piecehash.V2Report, idx []int, secs float64) *VerifyResult {
+	pl := t.Info.PieceLength
+	n := t.NumPieces()
+	res := &VerifyResult{
+		Schema: "tt.verify/1", Name: t.Info.Name, InfoHash: t.InfoHashHex(), Version: t.Version().String(), Content: content,
+		PiecesTotal: n, PiecesCorrupt: []int{}, BytesRead: rep2.BytesRead, Seconds: secs,
+	}
+	v2 := make([]piecehash.PieceState, n)
+	for k, fr := range rep2.Files {
+		base := int(t.Info.V2Files[idx[k]].Offset / pl)
+		for p, s := range fr.Pieces {
+			if base+p < n {
+				v2[base+p] = s
+			}
+		}
+	}
+	states := make([]piecehash.PieceState, n)
+	disagree := make([]bool, n)
+	for p := range n {
+		s1 := piecehash.PieceUnchecked
+		if rep1 != nil && p < len(rep1.Pieces) {
+			s1 = rep1.Pieces[p]
+		}
+		states[p], disagree[p] = combine(s1, v2[p])
+		switch {
+		case disagree[p]:
+			res.PiecesDisagree = append(res.PiecesDisagree, p)
+		case states[p] == piecehash.PieceOK:
+			res.PiecesOK++
+		case states[p] == piecehash.PieceCorrupt:
+			res.PiecesCorrupt = append(res.PiecesCorrupt, p)
+		case states[p] == piecehash.PieceMissing:
+			res.PiecesMissing++
+		}
+	}
+	if rep1 != nil {
+		res.BytesRead += rep1.BytesRead
+	}
+	if secs > 0 {
+		res.BytesPerSecond = float64(res.BytesRead) / secs
+	}
+	unreadable := false
+	for k, fr := range rep2.Files {
+		f := &t.Info.V2Files[idx[k]]
+		vf := VerifyFile{Path: strings.Join(f.Path, "/"), Size: fr.Size, ExpectedSize: f.Length, BadPieces: []int{}}
+		base := int(f.Offset / pl)
+		corrupt, dis := false, false
+		for p := range fr.Pieces {
+			g := base + p
+			if g >= n || states[g] == piecehash.PieceOK {
+				continue
+			}
+			vf.BadPieces = append(vf.BadPieces, g)
+			corrupt = corrupt || states[g] == piecehash.PieceCorrupt
+			dis = dis || disagree[g]
+			if fr.Pieces[p] == piecehash.PieceCorrupt {
+				vf.CorruptRanges = addRange(vf.CorruptRanges, int64(p)*pl, min(pl, f.Length-int64(p)*pl))
+			}
+		}
+		switch {
+		case fr.State == piecehash.FileMissing:
+			vf.State = "missing"
+		case fr.State == piecehash.FileWrongSize:
+			vf.State = "wrong-size"
+		case fr.State == piecehash.FileUnreadable:
+			vf.State, unreadable = "unreadable", true
+		case dis:
+			vf.State = "disagree"
+		case corrupt:
+			vf.State = "corrupt"
+		case len(vf.BadPieces) > 0:
+			vf.State = "incomplete"
+		default:
+			vf.State = "ok"
+		}
+		if fr.Err != nil {
+			vf.Error = fr.Err.Error()
+		}
+		res.Files = append(res.Files, vf)
+	}
+	setVerdict(res, unreadable)
+	return res
+}
+
+// addRange appends a byte range, joining it to the last one when they touch.
+func addRange(rs []ByteRange, off, n int64) []ByteRange {
+	if k := len(rs) - 1; k >= 0 && rs[k].Offset+rs[k].Length == off {
+		rs[k].Length += n
+		return rs
+	}
+	return append(rs, ByteRange{off, n})
+}
+
+// formatByteRanges renders byte ranges as first-last byte offsets.
+func formatByteRanges(rs []ByteRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%d-%d", r.Offset, r.Offset+r.Length-1)
 	}
 	return strings.Join(parts, ", ")
 }
