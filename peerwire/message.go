@@ -28,6 +28,9 @@ const (
 	Reject                    // id 16 (BEP 6): Index, Begin, Length
 	AllowedFast               // id 17 (BEP 6): Index
 	Extended                  // id 20 (BEP 10): ExtID, Payload
+	HashRequest               // id 21 (BEP 52): Payload (ParseHashRequest)
+	Hashes                    // id 22 (BEP 52): Payload (ParseHashes)
+	HashReject                // id 23 (BEP 52): Payload (ParseHashRequest)
 	Unknown                   // any other id: ID, Payload
 )
 
@@ -57,6 +60,9 @@ var kinds = [...]kindInfo{
 	Reject:        {"reject", 16, 13, 13},
 	AllowedFast:   {"allowed fast", 17, 5, 5},
 	Extended:      {"extended", 20, 2, 0},
+	HashRequest:   {"hash request", 21, 1 + hashRequestSize, 1 + hashRequestSize},
+	Hashes:        {"hashes", 22, 1 + hashRequestSize, MaxHashesLength},
+	HashReject:    {"hash reject", 23, 1 + hashRequestSize, 1 + hashRequestSize},
 	Unknown:       {"unknown", 0, 1, 0},
 }
 
@@ -104,7 +110,8 @@ type Message struct {
 	// ExtID is the extended message id (0 for the extended handshake).
 	ExtID byte
 	// Payload is the bitfield, the block of a piece, the payload of an
-	// extended message after its ExtID, or the body of an Unknown message.
+	// extended message after its ExtID, the body of a hash request, hashes
+	// or hash reject, or the body of an Unknown message.
 	Payload []byte
 }
 
@@ -116,8 +123,8 @@ func (m Message) String() string {
 		return fmt.Sprintf("%s %d %d %d", m.Kind, m.Index, m.Begin, m.Length)
 	case Piece:
 		return fmt.Sprintf("piece %d %d (%d bytes)", m.Index, m.Begin, len(m.Payload))
-	case Bitfield:
-		return fmt.Sprintf("bitfield (%d bytes)", len(m.Payload))
+	case Bitfield, HashRequest, Hashes, HashReject:
+		return fmt.Sprintf("%s (%d bytes)", m.Kind, len(m.Payload))
 	case Port:
 		return fmt.Sprintf("port %d", m.Port)
 	case Extended:
@@ -148,8 +155,8 @@ func AppendMessage(dst []byte, m Message) []byte {
 	case Port:
 		dst = appendHeader(dst, 3, kinds[Port].id)
 		return binary.BigEndian.AppendUint16(dst, m.Port)
-	case Bitfield:
-		dst = appendHeader(dst, 1+uint32(len(m.Payload)), kinds[Bitfield].id)
+	case Bitfield, HashRequest, Hashes, HashReject:
+		dst = appendHeader(dst, 1+uint32(len(m.Payload)), kinds[m.Kind].id)
 		return append(dst, m.Payload...)
 	case Piece:
 		dst = AppendPieceHeader(dst, m.Index, m.Begin, len(m.Payload))

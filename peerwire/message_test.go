@@ -56,7 +56,7 @@ var messageTests = []struct {
 	{"extended", Message{Kind: Extended, ExtID: 3, Payload: []byte("abc")}, h("00000005 14 03 616263")},
 	{"extended empty", Message{Kind: Extended, ExtID: 1}, h("00000002 14 01")},
 	{"unknown 10", Message{Kind: Unknown, ID: 10, Payload: h("aabb")}, h("00000003 0a aabb")},
-	{"unknown 21", Message{Kind: Unknown, ID: 21, Payload: h("00")}, h("00000002 15 00")},
+	{"unknown 24", Message{Kind: Unknown, ID: 24, Payload: h("00")}, h("00000002 18 00")},
 	{"unknown 255 empty", Message{Kind: Unknown, ID: 255}, h("00000001 ff")},
 }
 
@@ -318,7 +318,7 @@ func TestKindString(t *testing.T) {
 		want string
 	}{
 		{KeepAlive, "keep-alive"}, {NotInterested, "not interested"}, {AllowedFast, "allowed fast"},
-		{Extended, "extended"}, {Unknown, "unknown"}, {Unknown + 1, "kind(18)"},
+		{Extended, "extended"}, {Unknown, "unknown"}, {Unknown + 1, "kind(21)"},
 	} {
 		if got := tc.k.String(); got != tc.want {
 			t.Errorf("Kind(%d).String() = %q, want %q", tc.k, got, tc.want)

@@ -55,7 +55,7 @@ func (r *Reader) maxLength() uint32 {
 
 // ReadMessage reads the next message.
 //
-// Payloads of Bitfield, Extended and Unknown messages, and of Piece
+// Payloads of Bitfield, Extended, hash and Unknown messages, and of Piece
 // messages not served by BlockBuffer, point into a buffer the Reader
 // reuses: they are valid only until the next call to ReadMessage. Copy
 // what must outlive it. In steady state ReadMessage does not allocate.
@@ -120,7 +120,7 @@ func (r *Reader) ReadMessage() (Message, error) {
 		}
 		m.Payload = r.buffer(int(n - 2))
 		err = r.readFull(m.Payload, m.Kind)
-	case Bitfield, Unknown:
+	case Bitfield, HashRequest, Hashes, HashReject, Unknown:
 		m.Payload = r.buffer(int(n - 1))
 		err = r.readFull(m.Payload, m.Kind)
 	}
@@ -137,6 +137,8 @@ func checkLength(k Kind, n uint32) error {
 		return fmt.Errorf("%w: %s message of length %d, want %d", ErrBadLength, k, n, info.min)
 	case n < info.min:
 		return fmt.Errorf("%w: %s message of length %d, want at least %d", ErrBadLength, k, n, info.min)
+	case info.max != 0 && n > info.max:
+		return fmt.Errorf("%w: %s message of length %d, want at most %d", ErrBadLength, k, n, info.max)
 	}
 	return nil
 }
