@@ -3,6 +3,7 @@ package metainfo
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -146,4 +147,41 @@ func TestEditErrors(t *testing.T) {
 	if _, err := Edit(tor, Changes{Name: ptr("../x")}); !errors.Is(err, ErrInsecurePath) {
 		t.Fatalf("name: %v", err)
 	}
+}
+
+// FuzzEdit: whatever torrent loads, editing what lies outside info never
+// panics and keeps the info bytes; a rename that succeeds reads back.
+func FuzzEdit(f *testing.F) {
+	for _, glob := range []string{"testdata/corpus/*.torrent", "testdata/v2/*.torrent"} {
+		seeds, _ := filepath.Glob(glob)
+		for _, p := range seeds {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b, "comment", true)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, text string, clear bool) {
+		tor, err := Parse(data, Options{Lenient: true})
+		if err != nil {
+			return
+		}
+		c := Changes{Comment: &text, CreatedBy: &text, Trackers: &[][]string{{text}}, WebSeeds: &[]string{text}}
+		if clear {
+			c = Changes{Trackers: &[][]string{}, WebSeeds: &[]string{}, Nodes: &[]string{}, DropCreationDate: true}
+		}
+		r, err := Edit(tor, c)
+		if err != nil {
+			t.Fatalf("edit: %v", err)
+		}
+		if !bytes.Equal(r.Torrent.InfoRaw, tor.InfoRaw) || r.Torrent.InfoHash != tor.InfoHash {
+			t.Fatal("info changed")
+		}
+		if CheckComponent(text) != nil {
+			return
+		}
+		r, err = Edit(tor, Changes{Name: &text})
+		if err == nil && r.Torrent.Info.Name != text {
+			t.Fatalf("renamed to %q, reads %q", text, r.Torrent.Info.Name)
+		}
+	})
 }
