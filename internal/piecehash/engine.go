@@ -117,6 +117,7 @@ type engine struct {
 	units    int
 
 	info []statInfo
+	v2   *v2State // HashV2: v2 piece hashes too
 
 	next    atomic.Int64 // next unit
 	stop    atomic.Bool
@@ -238,6 +239,7 @@ func (e *engine) run(ctx context.Context, progress func(int64)) error {
 			break
 		}
 		w := &worker{e: e, h: sha1.New(), fi: -1}
+		e.v2.setup(w)
 		if e.direct {
 			w.buf = bufs[k].b
 		} else {
@@ -438,7 +440,8 @@ type worker struct {
 
 	fi     int // index of the open file, -1 if none
 	f      *rfile
-	viewed bool // the last read gave a view of the page cache, not a copy
+	viewed bool      // the last read gave a view of the page cache, not a copy
+	v2     *v2Worker // HashV2: the v2 hash of the piece being hashed
 }
 
 func (w *worker) loop() {
@@ -572,7 +575,13 @@ func (w *worker) hash(b []byte) {
 	l := w.e.l
 	for len(b) > 0 {
 		k := min(int64(len(b)), w.pEnd-w.pos)
+		if w.v2 != nil {
+			k = min(k, v2Stride) // both hashes read it while it is in the cache
+		}
 		w.h.Write(b[:k])
+		if w.v2 != nil {
+			w.v2.write(w.p, w.pos, b[:k])
+		}
 		b = b[k:]
 		w.pos += k
 		if w.pos == w.pEnd {
@@ -587,6 +596,9 @@ func (w *worker) hash(b []byte) {
 // finish records the digest of piece p from the current hash state.
 func (w *worker) finish(p int) {
 	e := w.e
+	if w.v2 != nil {
+		w.v2.finish(p)
+	}
 	if !e.verify {
 		w.h.Sum(e.out[p*sha1.Size : p*sha1.Size])
 		return

@@ -23,6 +23,20 @@ func Hash(ctx context.Context, files []File, pieceLen int64, opt Options) ([]byt
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	info, err := statChecked(files)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{l: l, workers: opt.workers(), out: make([]byte, l.n*sha1.Size), info: info, hooks: opt.hooks}
+	if err := e.run(ctx, opt.Progress); err != nil {
+		return nil, err
+	}
+	return e.out, nil
+}
+
+// statChecked stats every non-pad file and refuses one that is missing,
+// is not a regular file or does not have its length.
+func statChecked(files []File) ([]statInfo, error) {
 	info := statAll(files)
 	for i, f := range files {
 		if f.Pad {
@@ -38,11 +52,7 @@ func Hash(ctx context.Context, files []File, pieceLen int64, opt Options) ([]byt
 			return nil, fmt.Errorf("%s: %w: %d bytes on disk, expected %d", f.Path, ErrWrongSize, in.size, f.Length)
 		}
 	}
-	e := &engine{l: l, workers: opt.workers(), out: make([]byte, l.n*sha1.Size), info: info, hooks: opt.hooks}
-	if err := e.run(ctx, opt.Progress); err != nil {
-		return nil, err
-	}
-	return e.out, nil
+	return info, nil
 }
 
 // statAll stats every non-pad file, several at a time when there are many
