@@ -349,6 +349,7 @@ type buildTorrent struct {
 	CreatedBy    string             `bencode:"created by,omitempty"`
 	CreationDate int64              `bencode:"creation date,omitempty"`
 	Info         bencode.RawMessage `bencode:"info"`
+	PieceLayers  map[string][]byte  `bencode:"piece layers,omitempty"`
 	URLList      []string           `bencode:"url-list,omitempty"`
 }
 
@@ -363,12 +364,9 @@ func Build(c *Content, pieces []byte, opt BuildOptions) ([]byte, *Torrent, error
 	if int64(len(pieces)) != want*sha1.Size {
 		return nil, nil, fmt.Errorf("metainfo: %d bytes of piece hashes for %d pieces", len(pieces), want)
 	}
-	name := opt.Name
-	if name == "" {
-		name = c.Name
-	}
-	if err := CheckComponent(name); err != nil {
-		return nil, nil, fmt.Errorf("name %q: %w", name, err)
+	name, err := buildName(c, opt)
+	if err != nil {
+		return nil, nil, err
 	}
 	info := buildInfo{Name: name, PieceLength: opt.PieceLength, Pieces: pieces, Private: opt.Private, Source: opt.Source}
 	if c.MultiFile {
@@ -383,7 +381,26 @@ func Build(c *Content, pieces []byte, opt BuildOptions) ([]byte, *Torrent, error
 	if err != nil {
 		return nil, nil, err
 	}
-	bt := buildTorrent{Comment: opt.Comment, CreatedBy: opt.CreatedBy, CreationDate: opt.CreationDate, Info: infoRaw, URLList: opt.WebSeeds}
+	return encodeTorrent(infoRaw, nil, opt)
+}
+
+// buildName is the name of a new torrent, checked.
+func buildName(c *Content, opt BuildOptions) (string, error) {
+	name := opt.Name
+	if name == "" {
+		name = c.Name
+	}
+	if err := CheckComponent(name); err != nil {
+		return "", fmt.Errorf("name %q: %w", name, err)
+	}
+	return name, nil
+}
+
+// encodeTorrent wraps an encoded info dictionary (and for v2 the piece
+// layers) in a torrent with the trackers and fields of opt, and parses the
+// result back.
+func encodeTorrent(infoRaw []byte, layers map[string][]byte, opt BuildOptions) ([]byte, *Torrent, error) {
+	bt := buildTorrent{Comment: opt.Comment, CreatedBy: opt.CreatedBy, CreationDate: opt.CreationDate, Info: infoRaw, PieceLayers: layers, URLList: opt.WebSeeds}
 	for _, tier := range opt.Trackers {
 		for _, u := range tier {
 			if err := CheckTrackerURL(u); err != nil {
