@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -253,5 +254,27 @@ func TestEditStdio(t *testing.T) {
 	env, _, _ = editEnv(t.TempDir(), []byte("garbage"))
 	if err := Edit(env, EditOptions{Torrent: "-", Comment: sp("x")}); CodeOf(err) != ExitBadTorrent || !strings.HasPrefix(err.Error(), "-: bencode: ") {
 		t.Fatalf("bad stdin: %v", err)
+	}
+}
+
+// TestEditRehashSaysHashes: the summary line names the new and the old
+// hashes, both of them for a hybrid, the v2 one for a v2-only torrent.
+func TestEditRehashSaysHashes(t *testing.T) {
+	for _, c := range []struct{ fixture, want string }{
+		{"hybrid-multi.torrent", `^tt: wrote new.torrent \(changed info.source; new info-hash v1 [0-9a-f]{40} v2 [0-9a-f]{64}, was v1 [0-9a-f]{40} v2 [0-9a-f]{64}\)\n$`},
+		{"v2-single.torrent", `^tt: wrote new.torrent \(changed info.source; new info-hash v2 [0-9a-f]{64}, was v2 [0-9a-f]{64}\)\n$`},
+	} {
+		env, _, stderr := editEnv(t.TempDir(), nil)
+		src := fixture(t, "v2", c.fixture)
+		if err := Edit(env, EditOptions{Torrent: src, Output: "new.torrent", Source: sp("S"), Rehash: true}); err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(c.want).MatchString(stderr.String()) {
+			t.Fatalf("%s: %q", c.fixture, stderr)
+		}
+		old, _ := metainfo.Load(src, nil, metainfo.Options{})
+		if strings.Contains(stderr.String(), hex.EncodeToString(old.InfoHashV2[:])+",") {
+			t.Fatalf("%s: the new v2 hash is the old one", c.fixture)
+		}
 	}
 }
