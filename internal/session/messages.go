@@ -82,6 +82,8 @@ func (s *Session) handleMessage(p *peerState, m peerwire.Message) error {
 		}
 	case peerwire.Extended:
 		return s.handleExtended(p, m)
+	case peerwire.HashRequest, peerwire.Hashes, peerwire.HashReject:
+		return s.handleHashMessage(p, m)
 	default:
 		// suggest, allowed-fast, port and unknown messages are not used yet
 	}

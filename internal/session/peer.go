@@ -152,7 +152,8 @@ func (s *Session) readLoop(c *conn) {
 				s.post(connEvent{c: c, err: err})
 				return
 			}
-		case peerwire.Bitfield, peerwire.Extended, peerwire.Unknown:
+		case peerwire.Bitfield, peerwire.Extended, peerwire.Unknown,
+			peerwire.HashRequest, peerwire.Hashes, peerwire.HashReject:
 			m.Payload = append([]byte(nil), m.Payload...)
 		}
 		select {

@@ -41,6 +41,7 @@ type peerState struct {
 	pexNext                     time.Time
 	depth                       int        // request queue floor, grown like TCP slow start
 	early                       *earlyHave // what it said it has before we knew the torrent
+	hashQuota                   *hashQuota // BEP 52 hash requests it may still make
 }
 
 // pieces is how many pieces the peer has, and whether all.

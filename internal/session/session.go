@@ -125,6 +125,9 @@ type Session struct {
 	meta      *metaFetch // a magnet link's metadata, while it is fetched
 	opening   bool       // Config.Open is running
 
+	// hashes answers BEP 52 hash requests, from the first one on.
+	hashes *hashServer
+
 	peers  map[picker.PeerID]*peerState
 	nextID picker.PeerID
 	set    peerSet
