@@ -15,7 +15,8 @@ func createCommand(env *app.Env) *cli.Command {
 			"(.DS_Store, Thumbs.db, desktop.ini, ._*), symlinks and special files are left out unless\n" +
 			"asked for, and each one left out is named on stderr. SOURCE_DATE_EPOCH sets the creation date.\n" +
 			"--piece-length auto (rule auto-v1): the smallest power of two giving at most 1,500 pieces,\n" +
-			"between 16 KiB and 16 MiB.",
+			"between 16 KiB and 16 MiB. The default is a v1 torrent; --v2 and --hybrid need a power-of-two\n" +
+			"piece length and read the data once for all hashes.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the torrent to `FILE` (- for stdout; default NAME.torrent)"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "overwrite the output; accept a piece length outside 16 KiB–64 MiB or not a power of two"},
@@ -36,6 +37,8 @@ func createCommand(env *app.Env) *cli.Command {
 			&cli.BoolFlag{Name: "magnet", Aliases: []string{"m"}, Usage: "print the magnet link on stdout"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary (schema tt.create/1) on stdout"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing on stderr but errors"},
+			&cli.BoolFlag{Name: "v2", Usage: "make a BitTorrent v2-only torrent (BEP 52; v1-only clients cannot use it)"},
+			&cli.BoolFlag{Name: "hybrid", Usage: "make a hybrid v1+v2 torrent: pad files align every file to a piece (BEP 47)"},
 			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "hashing `N` threads (default: all cores)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,6 +54,7 @@ func createCommand(env *app.Env) *cli.Command {
 				Hidden: c.Bool("include-hidden"), Junk: c.Bool("include-junk"), FollowSymlinks: c.Bool("follow-symlinks"),
 				NoDate: c.Bool("no-date"), NoCreatedBy: c.Bool("no-created-by"),
 				Magnet: c.Bool("magnet"), JSON: c.Bool("json"), Quiet: c.Bool("quiet"), Workers: c.Int("threads"),
+				V2: c.Bool("v2"), Hybrid: c.Bool("hybrid"),
 			})
 		},
 	}

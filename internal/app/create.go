@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"tt/internal/merkle"
 	"tt/internal/piecehash"
 	"tt/metainfo"
 )
@@ -36,13 +38,17 @@ type CreateOptions struct {
 	JSON           bool
 	Quiet          bool
 	Workers        int
+	V2             bool // a v2-only torrent (BEP 52)
+	Hybrid         bool // a hybrid torrent: v1 and v2 over the same pieces
 }
 
 // CreateResult is the JSON document `tt create --json` prints (schema tt.create/1).
 type CreateResult struct {
 	Schema          string             `json:"schema"`
 	Name            string             `json:"name"`
-	InfoHash        string             `json:"infohash"`
+	InfoHash        string             `json:"infohash"`    // v1, or v2 for a v2-only torrent
+	InfoHashV2      string             `json:"infohash_v2"` // "" for a v1 torrent
+	Version         metainfo.Version   `json:"version"`
 	Output          string             `json:"output"`
 	Magnet          string             `json:"magnet"`
 	PieceLength     int64              `json:"piece_length"`
@@ -119,24 +125,19 @@ func Create(ctx context.Context, env *Env, o CreateOptions) error {
 		return err
 	}
 
-	start := time.Now()
-	pieces, err := hashContent(ctx, env, o, content, pl)
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start).Seconds()
-
 	createdBy := ""
 	if !o.NoCreatedBy {
 		createdBy = "tt/" + Version
 	}
-	data, t, err := metainfo.Build(content, pieces, metainfo.BuildOptions{
+	start := time.Now()
+	data, t, err := hashAndBuild(ctx, env, o, content, metainfo.BuildOptions{
 		Name: name, PieceLength: pl, Trackers: tiers, WebSeeds: o.WebSeeds, Private: o.Private,
 		Source: o.SourceTag, Comment: o.Comment, CreatedBy: createdBy, CreationDate: date,
 	})
 	if err != nil {
 		return err
 	}
+	elapsed := time.Since(start).Seconds()
 	if out == "-" {
 		if _, err := env.Stdout.Write(data); err != nil {
 			return Exit(ExitIO, err)
@@ -145,7 +146,8 @@ func Create(ctx context.Context, env *Env, o CreateOptions) error {
 		return err
 	}
 	return reportCreate(env, o, t, content, CreateResult{
-		Schema: "tt.create/1", Name: name, InfoHash: t.InfoHashHex(), Output: out, Magnet: t.Magnet().String(),
+		Schema: "tt.create/1", Name: name, InfoHash: t.InfoHashHex(), InfoHashV2: infoHashV2Hex(t), Version: t.Version(),
+		Output: out, Magnet: t.Magnet().String(),
 		PieceLength: pl, PieceLengthRule: rule, Pieces: t.NumPieces(), TotalSize: content.Total,
 		Files: len(content.Files), Private: o.Private, Skipped: content.Skipped, Seconds: elapsed,
 	})
@@ -156,6 +158,9 @@ func Create(ctx context.Context, env *Env, o CreateOptions) error {
 func checkCreateOptions(o CreateOptions) ([][]string, error) {
 	if o.Source == "" {
 		return nil, Usagef("create: missing PATH (the file or directory to make a torrent of)")
+	}
+	if o.V2 && o.Hybrid {
+		return nil, Usagef("create: --v2 and --hybrid cannot be combined (--hybrid has v2 hashes too)")
 	}
 	if o.Magnet && o.Output == "-" {
 		return nil, Usagef("create: --magnet cannot be combined with -o - (both write to stdout)")
@@ -221,6 +226,62 @@ func createOutput(env *Env, o CreateOptions, name string) (string, error) {
 	return out, nil
 }
 
+// hashAndBuild hashes the content, as v1, v2 or hybrid as asked, and
+// encodes the torrent.
+func hashAndBuild(ctx context.Context, env *Env, o CreateOptions, content *metainfo.Content, bo metainfo.BuildOptions) ([]byte, *metainfo.Torrent, error) {
+	if !o.V2 && !o.Hybrid {
+		pieces, err := hashContent(ctx, env, o, content, bo.PieceLength)
+		if err != nil {
+			return nil, nil, err
+		}
+		return metainfo.Build(content, pieces, bo)
+	}
+	if _, ok := merkle.PieceHeight(bo.PieceLength); !ok {
+		return nil, nil, Usagef("--piece-length: %d: v2 torrents need a power of two of at least 16 KiB", bo.PieceLength)
+	}
+	hashes, pieces, err := hashContentV2(ctx, env, o, content, bo.PieceLength)
+	if err != nil {
+		return nil, nil, err
+	}
+	return metainfo.BuildV2(content, hashes, pieces, bo)
+}
+
+// hashContentV2 hashes the files laid out on piece boundaries: their v2
+// roots and layers, and for a hybrid the v1 pieces in the same read.
+func hashContentV2(ctx context.Context, env *Env, o CreateOptions, content *metainfo.Content, pl int64) ([]metainfo.FileHashV2, []byte, error) {
+	laid := metainfo.PieceAligned(content, pl)
+	files := make([]piecehash.File, len(laid))
+	var total int64
+	for i, l := range laid {
+		files[i] = piecehash.File{Length: l.Length, Pad: l.File < 0}
+		if l.File >= 0 {
+			files[i].Path = content.Files[l.File].OSPath
+		}
+		total += l.Length
+	}
+	bar := startProgress(env, "hashing", total, o.Quiet || o.JSON)
+	sums, err := piecehash.HashV2(ctx, files, pl, o.Hybrid, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
+	bar.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	hashes := make([]metainfo.FileHashV2, len(content.Files))
+	for i, l := range laid {
+		if l.File >= 0 {
+			hashes[l.File] = metainfo.FileHashV2{Root: sums.Files[i].Root, Layer: sums.Files[i].Layer}
+		}
+	}
+	return hashes, sums.Pieces, nil
+}
+
+// infoHashV2Hex is the full v2 info-hash in hex, or "" for a v1 torrent.
+func infoHashV2Hex(t *metainfo.Torrent) string {
+	if !t.HasV2 {
+		return ""
+	}
+	return hex.EncodeToString(t.InfoHashV2[:])
+}
+
 // hashContent hashes the files in pieces of pl, with a progress bar.
 func hashContent(ctx context.Context, env *Env, o CreateOptions, content *metainfo.Content, pl int64) ([]byte, error) {
 	files := make([]piecehash.File, len(content.Files))
@@ -248,8 +309,15 @@ func reportCreate(env *Env, o CreateOptions, t *metainfo.Torrent, content *metai
 		fmt.Fprintln(env.Stdout, res.Magnet)
 	}
 	if !o.Quiet && res.Output != "-" {
-		fmt.Fprintf(env.Stderr, "tt: wrote %s (%s in %d files, %d pieces of %s, info-hash %s)\n",
-			relTo(env.Dir, res.Output), FormatSize(content.Total), len(content.Files), t.NumPieces(), FormatSize(res.PieceLength), t.InfoHashHex())
+		ids := "info-hash " + res.InfoHash
+		switch t.Version() {
+		case metainfo.V2:
+			ids = "v2 info-hash " + res.InfoHashV2
+		case metainfo.Hybrid:
+			ids = "hybrid, info-hash " + res.InfoHash + ", v2 info-hash " + res.InfoHashV2
+		}
+		fmt.Fprintf(env.Stderr, "tt: wrote %s (%s in %d files, %d pieces of %s, %s)\n",
+			relTo(env.Dir, res.Output), FormatSize(content.Total), len(content.Files), t.NumPieces(), FormatSize(res.PieceLength), ids)
 	}
 	return nil
 }
