@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,7 +93,10 @@ func Edit(env *Env, o EditOptions) error {
 			return Exit(ExitIO, fmt.Errorf("stdout: %w", err))
 		}
 	} else if err := WriteFileAtomic(out, r.Data, o.Force); err != nil {
-		return err
+		if errors.Is(err, ErrExists) {
+			return err
+		}
+		return Exit(ExitIO, fmt.Errorf("%s: %w", relTo(env.Dir, out), err))
 	}
 	return reportEdit(env, o, out, t, r)
 }
