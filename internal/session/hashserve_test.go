@@ -3,12 +3,15 @@ package session
 import (
 	"context"
 	"crypto/sha1"
+	"errors"
 	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"tt/internal/merkle"
 	"tt/metainfo"
@@ -223,4 +226,33 @@ func TestUnaskedHashesDropped(t *testing.T) {
 	r := peerwire.HashRange{Root: tor.Info.V2Files[0].PiecesRoot, Base: 1, Length: 2}
 	hp.send(peerwire.Hashes, peerwire.AppendHashes(nil, peerwire.HashesMsg{HashRange: r, Hashes: make([]byte, 2*32)}))
 	expectDropped(t, hp.nc, "unasked hashes")
+}
+
+// TestHashQuota: past its quota of hashes a peer gets rejects; past its
+// quota of requests it is dropped.
+func TestHashQuota(t *testing.T) {
+	tor, _ := makeHybrid(t, 513*(16<<10), 16<<10)
+	nc, other := net.Pipe()
+	defer nc.Close()
+	defer other.Close()
+	s := &Session{t: tor}
+	p := &peerState{c: newConn(1, nc, peerwire.Handshake{}), hashQuota: &hashQuota{
+		requests: rate.NewLimiter(0, 3),   // three requests, no refill
+		hashes:   rate.NewLimiter(0, 600), // one run of 512
+	}}
+	r := peerwire.HashRange{Root: tor.Info.V2Files[0].PiecesRoot, Base: 0, Length: 512}
+	for i, want := range []peerwire.Kind{peerwire.Hashes, peerwire.HashReject, peerwire.HashReject} {
+		if err := s.handleHashRequest(p, peerwire.AppendHashRequest(nil, r)); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if got := p.c.queue[i].msg.Kind; got != want {
+			t.Fatalf("request %d answered %s, want %s", i, got, want)
+		}
+	}
+	if err := s.handleHashRequest(p, peerwire.AppendHashRequest(nil, r)); !errors.Is(err, errHashFlood) {
+		t.Fatalf("fourth request: %v, want %v", err, errHashFlood)
+	}
+	if len(p.c.queue) != 3 {
+		t.Fatalf("%d answers queued, want 3", len(p.c.queue))
+	}
 }
