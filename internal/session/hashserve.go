@@ -16,7 +16,8 @@ import (
 // of one file's merkle tree and the uncle hashes that prove them against
 // the file's pieces root. They are answered from the piece layers of the
 // torrent, so any layer from the piece layer up is served whatever pieces
-// we have; the leaf layer would need the data and is rejected.
+// we have. Layers below the piece layer (the leaves, when pieces are larger
+// than a block) would need the data and are rejected.
 
 // Bounds of hash serving, per peer.
 const (
@@ -28,8 +29,8 @@ const (
 	// runs, then 128 KiB a second. Requests beyond it are rejected.
 	hashSendBurst = 32 * maxServedHashes
 	hashSendRate  = 4096
-	// Requests of any kind, answered or not: past this the peer is flooding
-	// and is dropped.
+	// Hash requests, answered or not: past this the peer is flooding and
+	// is dropped.
 	hashRequestBurst = 256
 	hashRequestRate  = 64
 )
