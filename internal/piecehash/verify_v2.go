@@ -244,7 +244,7 @@ func (e *treeEngine) fileError(i int, err error) {
 	r := &e.reports[i]
 	switch {
 	case r.State == FileUnreadable || r.State == FileMissing:
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrFileChanged):
 		if r.State != FileWrongSize {
 			r.State = FileWrongSize
 			r.Err = fmt.Errorf("%s: %w: shorter than when it was first seen", e.files[i].Path, ErrFileChanged)
@@ -264,13 +264,13 @@ type treeWorker struct {
 	e   *treeEngine
 	buf []byte
 	fi  int
-	f   *os.File
+	f   *rfile
 	b   merkle.Builder
 }
 
 func (w *treeWorker) close() {
 	if w.f != nil {
-		w.f.Close()
+		w.f.close()
 		w.f, w.fi = nil, -1
 	}
 }
@@ -308,18 +308,21 @@ func (w *treeWorker) piece(i, p int) {
 	defer e.addDone(end - start)
 	if w.fi != i {
 		w.close()
-		fh, err := os.Open(f.Path)
+		fh, err := openFile(f.Path)
 		if err != nil {
 			e.fileError(i, err)
 			*st = PieceMissing
 			return
+		}
+		if f.Length >= seqAdviceMin {
+			fh.adviseSequential()
 		}
 		w.f, w.fi = fh, i
 	}
 	w.b.Reset(0)
 	for off := start; off < end; {
 		b := w.buf[:min(int64(len(w.buf)), end-off)]
-		n, err := w.f.ReadAt(b, off)
+		n, err := w.f.readAt(b, off)
 		e.read.Add(int64(n))
 		if n < len(b) {
 			if err == nil {
@@ -329,9 +332,7 @@ func (w *treeWorker) piece(i, p int) {
 			*st = PieceMissing
 			return
 		}
-		for k := 0; k < len(b); k += merkle.BlockSize {
-			w.b.Push(merkle.HashBlock(b[k:min(k+merkle.BlockSize, len(b))]))
-		}
+		w.push(b)
 		off += int64(n)
 	}
 	width := e.blocks
@@ -355,3 +356,10 @@ func (w *treeWorker) piece(i, p int) {
 }
 
 func (e *treeEngine) addDone(n int64) { e.done.Add(n) }
+
+// push adds the leaves of b, whole blocks but for the file's last.
+func (w *treeWorker) push(b []byte) {
+	for k := 0; k < len(b); k += merkle.BlockSize {
+		w.b.Push(merkle.HashBlock(b[k:min(k+merkle.BlockSize, len(b))]))
+	}
+}
