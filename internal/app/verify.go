@@ -371,6 +371,9 @@ func verifyResultV2(t *metainfo.Torrent, content string, rep1 *piecehash.Report,
 			s1 = rep1.Pieces[p]
 		}
 		states[p], disagree[p] = combine(s1, v2[p])
+		// When the file lists disagree, piece p is not the same data in
+		// both layouts: a failure of either is only a failure.
+		disagree[p] = disagree[p] && t.FilesAgree()
 		switch {
 		case disagree[p]:
 			res.PiecesDisagree = append(res.PiecesDisagree, p)
