@@ -55,7 +55,8 @@ type Options struct {
 	// call, made before Hash or Verify returns successfully, reports the total.
 	Progress func(done int64)
 
-	hooks *hooks // set by this package's tests only
+	hooks *hooks   // set by this package's tests only
+	v2    *v2State // VerifyHybrid: v2 piece hashes computed in the same read
 }
 
 // Errors a caller may test for with errors.Is.

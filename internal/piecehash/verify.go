@@ -89,7 +89,7 @@ func verify(ctx context.Context, files []File, pieceLen int64, expected []byte, 
 	}
 
 	states := make([]PieceState, l.n)
-	e := &engine{l: l, verify: true, workers: opt.workers(), expected: expected, states: states, info: info, reports: reports, hooks: opt.hooks}
+	e := &engine{l: l, verify: true, workers: opt.workers(), expected: expected, states: states, info: info, reports: reports, hooks: opt.hooks, v2: opt.v2}
 	switch {
 	case allAvail && req == nil:
 	case allAvail:

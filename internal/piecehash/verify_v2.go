@@ -363,3 +363,47 @@ func (w *treeWorker) push(b []byte) {
 		w.b.Push(merkle.HashBlock(b[k:min(k+merkle.BlockSize, len(b))]))
 	}
 }
+
+// VerifyHybrid checks the content of a hybrid torrent in one read: the
+// SHA-1 pieces as Verify does, and the v2 hash of each piece computed from
+// the same bytes (the merkle root over the blocks of the file in it) against
+// expectedV2(p), which reports false when the torrent has no v2 hash for
+// piece p. files are laid out as in the torrent's v1 file list, pad files
+// included; every non-empty file that is not a pad file must start at a
+// multiple of pieceLen, a power of two of at least 16 KiB. The second
+// result holds the v2 state of each piece: PieceMissing where Verify found
+// the piece missing, PieceUnchecked where there is no v2 hash.
+func VerifyHybrid(ctx context.Context, files []File, pieceLen int64, expected []byte, expectedV2 func(p int) (merkle.Hash, bool), opt Options) (*Report, []PieceState, error) {
+	if _, ok := merkle.PieceHeight(pieceLen); !ok {
+		return nil, nil, fmt.Errorf("%w: %d is not a power of two of at least 16 KiB", ErrPieceLength, pieceLen)
+	}
+	l, err := newLayout(files, pieceLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, f := range files {
+		if !f.Pad && f.Length > 0 && l.starts[i]%pieceLen != 0 {
+			return nil, nil, fmt.Errorf("%s: %w (offset %d)", f.Path, ErrUnaligned, l.starts[i])
+		}
+	}
+	s := &v2State{l: l, v1: true, blocks: pieceLen / merkle.BlockSize, hashes: make([]merkle.Hash, l.n)}
+	opt.v2 = s
+	rep, err := Verify(ctx, files, pieceLen, expected, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	v2 := make([]PieceState, len(rep.Pieces))
+	for p, st := range rep.Pieces {
+		want, ok := expectedV2(p)
+		switch {
+		case st == PieceMissing:
+			v2[p] = PieceMissing
+		case !ok || st == PieceUnchecked:
+		case s.hashes[p] == want:
+			v2[p] = PieceOK
+		default:
+			v2[p] = PieceCorrupt
+		}
+	}
+	return rep, v2, nil
+}

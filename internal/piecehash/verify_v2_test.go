@@ -153,3 +153,49 @@ func TestVerifyV2Progress(t *testing.T) {
 		t.Errorf("last progress %d, want %d", last, 5*pl+100)
 	}
 }
+
+// TestVerifyHybrid: one read checks both hash sets of a hybrid layout with
+// a pad file; a changed v1 hash fails only the v1 check, a flipped byte
+// both, and a missing file's pieces are missing in both.
+func TestVerifyHybrid(t *testing.T) {
+	const pl = 16 << 10
+	dir := t.TempDir()
+	v2 := v2Files(t, dir, pl, 1000, 3*pl+5)
+	files := []File{{Path: v2[0].Path, Length: 1000}, {Length: pl - 1000, Pad: true}, {Path: v2[1].Path, Length: 3*pl + 5}}
+	ctx := context.Background()
+	sums, err := Hash(ctx, files, pl, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(p int) (merkle.Hash, bool) {
+		if p == 0 {
+			return v2[0].Root, true
+		}
+		return merkle.Hash(v2[1].Layer[(p-1)*32 : p*32]), true
+	}
+	check := func(expected []byte, v1s, v2s string) {
+		t.Helper()
+		for _, workers := range []int{1, 2} {
+			rep, st, err := VerifyHybrid(ctx, files, pl, expected, want, Options{Workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stateString(rep.Pieces) != v1s || stateString(st) != v2s {
+				t.Errorf("workers %d: v1 %s v2 %s, want %s %s", workers, stateString(rep.Pieces), stateString(st), v1s, v2s)
+			}
+		}
+	}
+	check(sums, "OOOOO", "OOOOO")
+	bad := slices.Clone(sums)
+	bad[2*20] ^= 1
+	check(bad, "OOCOO", "OOOOO")
+	corruptByte(t, v2[1].Path, 3*pl+1)
+	check(sums, "OOOOC", "OOOOC")
+	os.Remove(v2[1].Path)
+	check(sums, "OMMMM", "OMMMM")
+	files[2].Length = pl + 1 // no longer aligned after a shorter pad
+	files[1].Length = 10
+	if _, _, err := VerifyHybrid(ctx, files, pl, sums, want, Options{}); !errors.Is(err, ErrUnaligned) {
+		t.Errorf("unaligned: %v", err)
+	}
+}
