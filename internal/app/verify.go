@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"tt/internal/merkle"
 	"tt/internal/piecehash"
 	"tt/metainfo"
 )
@@ -106,26 +107,44 @@ func Verify(ctx context.Context, env *Env, o VerifyOptions) error {
 	return nil
 }
 
-// runVerify checks the content against every hash set the torrent has.
+// runVerify checks the content against every hash set the torrent has:
+// a hybrid whose file lists agree in one read of the data, one whose lists
+// differ in one read per layout.
 func runVerify(ctx context.Context, env *Env, o VerifyOptions, t *metainfo.Torrent, content, root string) (*VerifyResult, error) {
+	oneRead := t.Version() == metainfo.Hybrid && t.FilesAgree()
 	var total int64
 	if t.HasV1() {
 		total += t.Info.TotalLength
 	}
-	if t.HasV2 {
+	if t.HasV2 && !oneRead {
 		total += t.ContentSize()
 	}
 	start := time.Now()
 	bar := startProgress(env, "verifying", total, o.Quiet || o.JSON)
 	defer bar.Finish()
+	opt := piecehash.Options{Workers: o.Workers, Progress: bar.Set}
 	var rep1 *piecehash.Report
+	var rep2 *piecehash.V2Report
 	var base int64
+	v2files, idx, err := hashFilesV2(t, root)
+	if err != nil {
+		return nil, Exit(ExitBadTorrent, err)
+	}
 	if t.HasV1() {
 		files, err := hashFiles(t, root)
 		if err != nil {
 			return nil, Exit(ExitBadTorrent, err)
 		}
-		rep1, err = piecehash.Verify(ctx, files, t.Info.PieceLength, t.Info.Pieces, piecehash.Options{Workers: o.Workers, Progress: bar.Set})
+		if oneRead {
+			var v2 []piecehash.PieceState
+			rep1, v2, err = piecehash.VerifyHybrid(ctx, files, t.Info.PieceLength, t.Info.Pieces, func(p int) (merkle.Hash, bool) {
+				h, ok := t.PieceHashV2(p)
+				return merkle.Hash(h), ok
+			}, opt)
+			rep2 = hybridV2Report(t, rep1, v2, idx)
+		} else {
+			rep1, err = piecehash.Verify(ctx, files, t.Info.PieceLength, t.Info.Pieces, opt)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -134,15 +153,42 @@ func runVerify(ctx context.Context, env *Env, o VerifyOptions, t *metainfo.Torre
 	if !t.HasV2 {
 		return verifyResult(t, content, rep1, time.Since(start).Seconds()), nil
 	}
-	files, idx, err := hashFilesV2(t, root)
-	if err != nil {
-		return nil, Exit(ExitBadTorrent, err)
-	}
-	rep2, err := piecehash.VerifyV2(ctx, files, t.Info.PieceLength, piecehash.Options{Workers: o.Workers, Progress: func(d int64) { bar.Set(base + d) }})
-	if err != nil {
-		return nil, err
+	if rep2 == nil {
+		opt.Progress = func(d int64) { bar.Set(base + d) }
+		if rep2, err = piecehash.VerifyV2(ctx, v2files, t.Info.PieceLength, opt); err != nil {
+			return nil, err
+		}
 	}
 	return verifyResultV2(t, content, rep1, rep2, idx, time.Since(start).Seconds()), nil
+}
+
+// hybridV2Report is the v2 side of a hybrid checked in one read: the v2
+// files (idx into V2Files) with the file states of the v1 check and the v2
+// states of their pieces.
+func hybridV2Report(t *metainfo.Torrent, rep1 *piecehash.Report, v2 []piecehash.PieceState, idx []int) *piecehash.V2Report {
+	if rep1 == nil {
+		return nil
+	}
+	pl := t.Info.PieceLength
+	rep := &piecehash.V2Report{Files: make([]piecehash.V2FileReport, len(idx))}
+	for k, i := range idx {
+		f := &t.Info.V2Files[i]
+		fr := rep1.Files[f.File]
+		r := &rep.Files[k]
+		r.State, r.Size, r.Err = fr.State, fr.Size, fr.Err
+		first := f.Offset / pl
+		r.Pieces = v2[min(first, int64(len(v2))):min(first+f.NumPieces(pl), int64(len(v2)))]
+		for p, st := range r.Pieces {
+			switch st {
+			case piecehash.PieceOK:
+				rep.OKPieces++
+			case piecehash.PieceCorrupt, piecehash.PieceMissing:
+				r.BadPieces = append(r.BadPieces, p)
+			}
+		}
+		rep.Pieces += len(r.Pieces)
+	}
+	return rep
 }
 
 // hashFiles maps a torrent's files onto disk under root (the content path).
