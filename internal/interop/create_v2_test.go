@@ -31,15 +31,15 @@ func ltFiles(li ltInfo) []string {
 	return out
 }
 
-// TestTTV2TorrentsLoadElsewhere: v2 and hybrid torrents tt creates load in
-// libtorrent with the v1 and v2 info-hashes tt reports, which are the ones
-// of libtorrent's own torrent of the same content and piece length (the
-// same info dictionary: files, pad files, roots); every file has the
-// pieces root of libtorrent's own v2 torrent, and the data passes
-// libtorrent's check. The magnet link carries each hash the torrent has.
-// transmission-show (3.00 refuses every torrent with a v2 file tree,
-// libtorrent's too) gives tt's hybrid the verdict it gives libtorrent's,
-// and the v1 info-hash tt reports when it loads it.
+// TestTTV2TorrentsLoadElsewhere: v2 and hybrid torrents tt creates, of a
+// tree and of a single file, load in libtorrent with the v1 and v2
+// info-hashes tt reports, which are those of libtorrent's own torrent of
+// the same content and piece length (the same info dictionary: files, pad
+// files, roots); every file has the pieces root of libtorrent's own v2
+// torrent, and the data passes libtorrent's check. The magnet link carries
+// each hash the torrent has. transmission-show (3.00 refuses every torrent
+// with a v2 file tree, libtorrent's too) gives tt's hybrid the verdict it
+// gives libtorrent's, and the v1 info-hash tt reports when it loads it.
 func TestTTV2TorrentsLoadElsewhere(t *testing.T) {
 	NeedLibtorrent(t)
 	Need(t, "transmission-show")
@@ -54,17 +54,20 @@ func TestTTV2TorrentsLoadElsewhere(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(content, "big.bin"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, pl := range []string{"16384", "65536"} {
-		refV2 := ""
+	single := filepath.Join(content, "big.bin")
+	for _, tc := range []struct{ tag, src, pl string }{
+		{"tree", content, "16384"}, {"tree", content, "65536"}, {"single", single, "16384"},
+	} {
+		pl, refV2 := tc.pl, ""
 		for _, version := range []string{"v2", "hybrid"} {
-			name := version + "-" + pl
+			name := tc.tag + "-" + version + "-" + pl
 			ref := filepath.Join(dir, "lt-"+name+".torrent")
-			run(t, LibtorrentPython, Script("lt_create.py"), "--version", version, "--piece-length", pl, ref, content)
+			run(t, LibtorrentPython, Script("lt_create.py"), "--version", version, "--piece-length", pl, ref, tc.src)
 			if version == "v2" {
 				refV2 = ref
 			}
 			out := filepath.Join(dir, name+".torrent")
-			js := run(t, tt, "create", "--"+version, "--json", "--no-date", "-a", "udp://127.0.0.1:1/announce", "-l", pl, "-o", out, content)
+			js := run(t, tt, "create", "--"+version, "--json", "--no-date", "-a", "udp://127.0.0.1:1/announce", "-l", pl, "-o", out, tc.src)
 			var res ttCreateResult
 			if err := json.Unmarshal([]byte(js), &res); err != nil {
 				t.Fatalf("%s: tt create --json: %v\n%s", name, err, js)
@@ -105,7 +108,7 @@ func TestTTV2TorrentsLoadElsewhere(t *testing.T) {
 			if got, want := ltFiles(li), ltFiles(infos[refV2]); !slices.Equal(got, want) {
 				t.Errorf("%s: files (path size root)\n tt         %q\n libtorrent %q", name, got, want)
 			}
-			run(t, LibtorrentPython, Script("lt_recheck.py"), out, dir)
+			run(t, LibtorrentPython, Script("lt_recheck.py"), out, filepath.Dir(tc.src))
 		}
 	}
 }
