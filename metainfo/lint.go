@@ -158,7 +158,7 @@ func Lint(t *Torrent) []Finding {
 		add("piece-length-large", SevWarning, "info.piece length", "%d is over 64 MiB; many clients refuse it", pl)
 	}
 	if t.V2Only() {
-		add("v2-only", SevInfo, "info", "v2-only torrent: no v1 piece hashes, so tt cannot verify or download it")
+		add("v2-only", SevInfo, "info", "v2-only torrent: v1-only clients cannot use it, and tt cannot download it yet")
 	}
 	lintV2(t, add)
 	if !utf8.ValidString(in.Name) {
